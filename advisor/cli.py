@@ -1,0 +1,111 @@
+"""The `perfadvisor` command. Thin: parses options, calls the library, prints, sets the exit code.
+
+Exit codes: 0 success; 1 `--fail-on` threshold reached; 2 a user-fixable error (bad DSN, unreadable file…),
+printed as one line. What other analyzers found is still written when one fails.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from advisor import __version__
+from advisor.config import DEFAULT_CONFIG, DEFAULT_OUT, build_settings
+from advisor.errors import PerfadvisorError
+from advisor.model import SEVERITIES, severity_rank
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"perfadvisor: error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(__version__, prog_name="perfadvisor")
+def cli() -> None:
+    """Collect evidence from a running web stack and turn it into ranked, evidenced recommendations."""
+
+
+@cli.command()
+@click.option("--pg", "pg_dsn", metavar="DSN", envvar="PERFADVISOR_PG_DSN", show_envvar=True,
+              help="PostgreSQL connection string (libpq URL or key=value) of the database to analyse.")
+@click.option("--bundle", "bundle", metavar="PATH", default=None,
+              help="Front-end build: a Vite dist/, a webpack stats.json or a directory of built files.")
+@click.option("--frontend-url", metavar="URL", default=None,
+              help="URL of the running front end, probed (loopback, with timeouts) for cache headers.")
+@click.option("--baseline", metavar="PATH", default=None,
+              help="An earlier front-end build to compare the bundle with.")
+@click.option("--out", "out_dir", default=DEFAULT_OUT, type=click.Path(file_okay=False),
+              help="Directory for report.html, report.md, report.json and snapshot.json.")
+@click.option("--config", "config_path", default=DEFAULT_CONFIG, type=click.Path(dir_okay=False),
+              help="perfadvisor.toml with targets, thresholds and profiles (optional).")
+@click.option("--profile", default=None, help="Named profile of the config file ([profiles.NAME]).")
+@click.option("--from-snapshot", "from_snapshot", default=None, type=click.Path(dir_okay=False),
+              help="Re-analyse a snapshot.json offline instead of collecting from the targets.")
+@click.option("--fail-on", type=click.Choice(SEVERITIES), default=None,
+              help="Exit 1 when a finding of this severity or worse exists (for CI).")
+@click.option("--statement-timeout-ms", type=click.IntRange(min=1), default=None,
+              help="statement_timeout of every database session perfadvisor opens [default: 5000].")
+@click.option("--storage-budget-mb", type=click.FloatRange(min=0), default=None,
+              help="Most disk the recommended indexes may take together, in MB [default: no limit].")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+def analyze(pg_dsn, bundle, frontend_url, baseline, out_dir, config_path, profile, from_snapshot, fail_on,
+            statement_timeout_ms, storage_budget_mb, quiet) -> None:
+    """Collect from the targets, analyse, and write the reports to --out."""
+    from advisor import run
+
+    try:
+        settings = build_settings(
+            config_path, profile, config_required=config_path != DEFAULT_CONFIG,
+            target_flags={"postgres": {"dsn": pg_dsn},
+                          "frontend": {"bundle": bundle, "url": frontend_url, "baseline": baseline}},
+            threshold_flags={"postgres": {"storage_budget_mb": storage_budget_mb}},
+            statement_timeout_ms=statement_timeout_ms)
+        outcome = run.analyze_command(settings, Path(out_dir), from_snapshot,
+                                      echo=(lambda s: None) if quiet else click.echo)
+    except PerfadvisorError as e:
+        _fail(str(e), e.exit_code)
+        return
+    if outcome.errors:
+        for err in outcome.errors[:-1]:
+            click.echo(f"perfadvisor: error: {err}", err=True)
+        _fail(outcome.errors[-1])
+    if fail_on and any(severity_rank(f["severity"]) <= severity_rank(fail_on)
+                       for f in outcome.report["findings"]):
+        if not quiet:
+            click.echo(f"failing: at least one finding is {fail_on} or worse (--fail-on {fail_on})")
+        sys.exit(1)
+
+
+@cli.group()
+def demo() -> None:
+    """The bundled samples: run them and analyse them."""
+
+
+@demo.command("postgres")
+@click.option("--out", "out_dir", default=DEFAULT_OUT, type=click.Path(file_okay=False),
+              help="Directory for the reports.")
+@click.option("--workdir", default=".perfadvisor/demo-pg", type=click.Path(file_okay=False),
+              help="Where the throwaway PostgreSQL cluster lives (deleted at the end unless --keep).")
+@click.option("--port", default=54329, type=click.IntRange(1024, 65535), help="Loopback port of the cluster.")
+@click.option("--scale", default=1.0, type=click.FloatRange(min=0.01),
+              help="Seed scale factor; 1.0 gives 1.2M order items.")
+@click.option("--keep", is_flag=True, help="Leave the cluster running (prints its DSN) instead of removing it.")
+def demo_postgres(out_dir, workdir, port, scale, keep) -> None:
+    """Load the bundled pgshop sample into a throwaway PostgreSQL, run its workload, and analyse it."""
+    from sample_workloads.pgshop import demo as pgdemo
+
+    try:
+        pgdemo.run_demo(Path(out_dir), Path(workdir), port, scale, keep, echo=click.echo)
+    except PerfadvisorError as e:
+        _fail(str(e), e.exit_code)
+
+
+def main() -> None:
+    cli(prog_name="perfadvisor")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Settings: defaults ← perfadvisor.toml (with a named profile) ← environment ← flags.
+
+perfadvisor.toml::
+
+    [targets.postgres]
+    dsn = "${PERFADVISOR_PG_DSN}"          # ${VAR} is read from the environment
+
+    [thresholds.postgres]
+    min_cost_savings_pct = 50
+
+    [profiles.staging.targets.postgres]    # `--profile staging` merges this over the top level
+    dsn = "postgresql://advisor@staging-db/shop"
+
+Errors: ConfigError for an unreadable/invalid file, an unknown profile, or an undefined ${VAR}.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from advisor.errors import ConfigError
+
+DEFAULT_CONFIG = "perfadvisor.toml"
+DEFAULT_OUT = "perfadvisor-report"
+# Every database session perfadvisor opens runs with this statement_timeout (ms) unless configured.
+DEFAULT_STATEMENT_TIMEOUT_MS = 5000
+
+ENV_DSN = {"postgres": "PERFADVISOR_PG_DSN"}
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass
+class Settings:
+    """Everything a run needs; passed explicitly (no module state).
+
+    targets: area → options (postgres: {"dsn": str}; frontend: {"bundle": path, "url": str}; …).
+    thresholds: area → {name: value} overrides of each analyzer's named defaults.
+    """
+
+    targets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS
+    source: str = "defaults"
+
+    def target(self, area: str) -> dict[str, Any]:
+        return self.targets.get(area) or {}
+
+    def threshold(self, area: str, name: str, default: Any) -> Any:
+        """The configured value of threshold `name`, else `default`, coerced to the default's type."""
+        value = self.thresholds.get(area, {}).get(name, default)
+        if default is not None and value is not None and not isinstance(value, type(default)):
+            try:
+                value = type(default)(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"threshold {area}.{name}: {value!r} is not a {type(default).__name__}") from None
+        return value
+
+
+def _interpolate(value: Any, where: str) -> Any:
+    if isinstance(value, str):
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"{where}: environment variable {name} is not set (used as ${{{name}}})")
+        return _VAR.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: _interpolate(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, where) for v in value]
+    return value
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_file(path: str | Path, profile: str | None = None, required: bool = False) -> dict[str, Any]:
+    """The merged, interpolated contents of a perfadvisor.toml ({} when absent and not required)."""
+    p = Path(path)
+    if not p.exists():
+        if required or profile:
+            raise ConfigError(f"config {p}: file not found")
+        return {}
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"config {p}: cannot read it ({e})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config {p}: invalid TOML ({e})") from None
+    profiles = raw.pop("profiles", {}) or {}
+    if profile:
+        if profile not in profiles:
+            known = ", ".join(sorted(profiles)) or "none"
+            raise ConfigError(f"config {p}: no profile [profiles.{profile}] (profiles defined: {known})")
+        raw = _merge(raw, profiles[profile])
+    unknown = set(raw) - {"targets", "thresholds", "statement_timeout_ms"}
+    if unknown:
+        raise ConfigError(f"config {p}: unknown key(s) {', '.join(sorted(unknown))}; "
+                          "expected targets, thresholds, statement_timeout_ms, profiles")
+    return _interpolate(raw, str(p))
+
+
+def build_settings(config_path: str | Path = DEFAULT_CONFIG, profile: str | None = None,
+                   config_required: bool = False,
+                   target_flags: dict[str, dict[str, Any]] | None = None,
+                   threshold_flags: dict[str, dict[str, Any]] | None = None,
+                   statement_timeout_ms: int | None = None) -> Settings:
+    """Merge defaults, the config file, environment variables and flags (flags win)."""
+    data = load_file(config_path, profile, required=config_required)
+    targets = data.get("targets", {}) or {}
+    for area, var in ENV_DSN.items():
+        if os.environ.get(var) and not targets.get(area, {}).get("dsn"):
+            targets = _merge(targets, {area: {"dsn": os.environ[var]}})
+    for area, opts in (target_flags or {}).items():
+        given = {k: v for k, v in opts.items() if v is not None}
+        if given:
+            targets = _merge(targets, {area: given})
+    thresholds = data.get("thresholds", {}) or {}
+    for area, opts in (threshold_flags or {}).items():
+        given = {k: v for k, v in opts.items() if v is not None}
+        if given:
+            thresholds = _merge(thresholds, {area: given})
+    timeout = statement_timeout_ms or data.get("statement_timeout_ms") or DEFAULT_STATEMENT_TIMEOUT_MS
+    if not isinstance(timeout, int) or timeout <= 0:
+        raise ConfigError(f"statement_timeout_ms: {timeout!r} must be a positive whole number of ms")
+    return Settings(targets=targets, thresholds=thresholds, statement_timeout_ms=timeout,
+                    source=str(config_path) if data else "defaults")
+
+
+def redact_dsn(dsn: str) -> str:
+    """A DSN with its password replaced by ***, in URL form (user:pw@) and key=value form (password=…)."""
+    dsn = re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", dsn)
+    dsn = re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", dsn, flags=re.I)
+    return re.sub(r"([?&]password=)[^&\s]*", r"\1***", dsn, flags=re.I)
