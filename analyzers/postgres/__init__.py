@@ -1,0 +1,42 @@
+"""PostgreSQL: index advice from pg_stat_statements, the catalog, EXPLAIN and HypoPG what-if costs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from advisor.config import Settings
+
+AREA = "postgres"
+
+
+def configured(settings: Settings) -> str | None:
+    if not settings.target(AREA).get("dsn"):
+        return "not configured (use --pg DSN, PERFADVISOR_PG_DSN or [targets.postgres] dsn)"
+    return None
+
+
+def collect(settings: Settings) -> dict[str, Any]:
+    from analyzers.postgres.collect import collect as _collect
+    return _collect(settings)
+
+
+def target_info(section: dict[str, Any]) -> dict[str, Any]:
+    return {"server_version": section["server_version"], "database": section["database"],
+            "dsn": section["dsn"], "hypopg": section["whatif"].get("hypopg_version")}
+
+
+def analyze(section: dict[str, Any], settings: Settings):
+    from advisor.pipeline import AreaResult
+    from analyzers.postgres import rules
+
+    findings, notes = rules.missing_index_findings(section, settings)
+    if not section["whatif"].get("available"):
+        notes.append(section["whatif"].get("reason", "HypoPG is not available"))
+    findings += rules.foreign_key_findings(section, findings)
+    findings += rules.consolidation_findings(section)
+    cov = rules.coverage(section)
+    if cov["unanalysed"]:
+        lost = sum(u["share"] for u in cov["unanalysed"])
+        notes.append(f"{len(cov['unanalysed'])} statement(s), {lost:.1%} of total exec time, could not be "
+                     "analysed (see the report's coverage section)")
+    return AreaResult(findings=findings, coverage=cov, notes=notes)

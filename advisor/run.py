@@ -1,0 +1,72 @@
+"""The library calls behind `perfadvisor analyze`: collect (or load a snapshot), analyse, write reports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from advisor import pipeline
+from advisor.config import Settings
+from advisor.errors import InputFileError
+from advisor.model import load_snapshot
+
+
+@dataclass
+class Outcome:
+    report: dict[str, Any]
+    out_dir: Path
+    errors: list[str] = field(default_factory=list)
+
+
+def analyze_command(settings: Settings, out_dir: Path, from_snapshot: str | None,
+                    echo: Callable[[str], None] = print) -> Outcome:
+    """Collect (or load `from_snapshot`), analyse, write DIR/report.{html,md,json} and DIR/snapshot.json,
+    and print a short summary. Collector errors are returned in Outcome.errors after everything that could
+    be written was written. Raises InputFileError for an unreadable snapshot or an unwritable DIR."""
+    from reports import write_all
+
+    if from_snapshot:
+        snapshot = load_snapshot(from_snapshot)
+        errors = [t["error"] for t in snapshot["targets"].values() if t.get("status") == "error"]
+    else:
+        snapshot, errors = pipeline.collect(settings, on_progress=echo)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputFileError(f"output directory {out_dir}: cannot create it ({e.strerror or e})") from None
+    if not from_snapshot or Path(from_snapshot).resolve() != (out_dir / "snapshot.json").resolve():
+        (out_dir / "snapshot.json").write_text(json.dumps(snapshot, indent=1, default=str), encoding="utf-8")
+    report = pipeline.analyze(snapshot, settings)
+    write_all(report, out_dir)
+    echo(summary_text(report, out_dir))
+    return Outcome(report=report, out_dir=out_dir, errors=errors)
+
+
+def summary_text(report: dict[str, Any], out_dir: Path, top: int = 5) -> str:
+    """The few lines printed after a run: counts, top findings with impact, skipped targets, files."""
+    s = report["summary"]
+    lines = [f"{len(report['findings'])} findings: " + ", ".join(f"{v} {k}" for k, v in s.items() if v)
+             if report["findings"] else "no findings"]
+    for f in report["findings"][:top]:
+        imp = f.get("impact") or {}
+        extra = ""
+        if imp.get("metric") == "exec_time_ms_per_hour":
+            extra = f"  (est. {imp['before'] - imp['after']:,.0f} ms/h saved)"
+        elif imp.get("metric") == "index_bytes":
+            extra = f"  ({imp['before'] / 1048576:,.1f} MB freed)"
+        lines.append(f"  [{f['severity']:<8}] {f['rule']} {f['title']}{extra}")
+    for area, cov in report.get("coverage", {}).items():
+        if "analysed_share" in cov:
+            lines.append(f"{area}: analysed {cov['analysed_share']:.1%} of total exec time")
+    for area, t in report["targets"].items():
+        if t.get("status") == "skipped":
+            lines.append(f"skipped {area}: {t.get('reason')}")
+        elif t.get("status") == "error":
+            lines.append(f"failed {area}: {t.get('error')}")
+    for note in report.get("notes", []):
+        lines.append(f"note: {note}")
+    lines.append(f"reports: {out_dir / 'report.html'}, report.md, report.json, snapshot.json")
+    return "\n".join(lines)

@@ -1,0 +1,227 @@
+"""What every reader needs from a build directory on disk: the files and their real sizes, the modules in
+each JS file (through its source map), the project's package.json files and the bundler's version.
+
+Used by vite.py, webpack.py and `read_files` (a directory of built files with source maps and nothing else).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import re
+from pathlib import Path
+from typing import Any
+
+from analyzers.frontend import imports as imports_mod
+from analyzers.frontend import sourcemaps
+from analyzers.frontend.model import (
+    Bundle,
+    BuiltFile,
+    Chunk,
+    Module,
+    brotli_size,
+    file_kind,
+    gzip_size,
+    package_of,
+    strip_hash,
+)
+
+SKIP_SUFFIXES = (".map", ".gz", ".br", ".LICENSE.txt")
+
+
+def measure_files(root: Path, compress: bool = True) -> tuple[tuple[BuiltFile, ...], dict[str, list[str]]]:
+    """Every file under `root` (not .map/.gz/.br/LICENSE) with raw, gzip and brotli bytes, and the
+    precompressed siblings found: ({"gz": [paths that have a .gz], "br": [...]})."""
+    files: list[BuiltFile] = []
+    pre: dict[str, list[str]] = {"gz": [], "br": []}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != "node_modules")
+        for fn in sorted(filenames):
+            full = Path(dirpath) / fn
+            rel = full.relative_to(root).as_posix()
+            if rel.startswith(".vite/") or fn == "stats.json":
+                continue
+            if fn.endswith(".gz"):
+                pre["gz"].append(rel[:-3])
+                continue
+            if fn.endswith(".br"):
+                pre["br"].append(rel[:-3])
+                continue
+            if fn.endswith(SKIP_SUFFIXES):
+                continue
+            data = full.read_bytes()
+            kind = file_kind(rel)
+            text_like = kind in ("js", "css", "html") or fn.endswith((".svg", ".json", ".txt", ".xml"))
+            gz = gzip_size(data) if compress and text_like else None
+            br = brotli_size(data) if compress and text_like else None
+            files.append(BuiltFile(rel, kind, len(data), gz, br))
+    return tuple(files), pre
+
+
+def project_root(start: Path) -> Path | None:
+    """The nearest directory at or above `start` (up to 4 levels) holding a package.json."""
+    here = start.resolve()
+    for _ in range(5):
+        if (here / "package.json").is_file():
+            return here
+        if here.parent == here:
+            break
+        here = here.parent
+    return None
+
+
+def bundler_version(root: Path | None, name: str) -> str | None:
+    """The installed version of `name` (vite, webpack) from root/node_modules/NAME/package.json."""
+    if root is None:
+        return None
+    try:
+        data = json.loads((root / "node_modules" / name / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    v = data.get("version") if isinstance(data, dict) else None
+    return v if isinstance(v, str) else None
+
+
+_WEBPACK_NS = re.compile(r"^webpack://[^/]*/")
+
+
+def normalize_source(source: str, map_dir: Path, root: Path | None) -> str:
+    """A source-map source name as a project-relative module path.
+
+    `webpack://app/./src/App.js` → `src/App.js`; Vite's `../../node_modules/x/y.js` (relative to the map's
+    directory) → `node_modules/x/y.js`; anything outside the project keeps its normalized form.
+    """
+    if source == sourcemaps.UNMAPPED:
+        return source
+    s = source.replace("\\", "/")
+    if s.startswith("\0") or s.startswith("\x00"):
+        return "(virtual)/" + s.lstrip("\0")
+    if _WEBPACK_NS.match(s):
+        s = _WEBPACK_NS.sub("", s)
+        if s.startswith("webpack/"):
+            return "(webpack)/" + s[len("webpack/"):]
+        s = s.split("?")[0]
+        return posixpath.normpath(s.lstrip("./") if s.startswith("./") else s)
+    if s.startswith("webpack:///"):
+        s = s[len("webpack:///"):]
+    if s.startswith("file://"):
+        s = s[len("file://"):]
+    if root is not None:
+        try:
+            full = (map_dir / s).resolve() if not s.startswith("/") else Path(s).resolve()
+            return full.relative_to(root).as_posix()
+        except (ValueError, OSError):
+            pass
+    return posixpath.normpath(s)
+
+
+def attribute_chunks(build_dir: Path, chunk_of_file: dict[str, str], root: Path | None,
+                     notes: list[str]) -> tuple[list[Module], dict[str, str]]:
+    """Modules of every JS file in `chunk_of_file` (build-relative path → chunk key), through its source
+    map, and the original sources the maps embed (module path → text). Files without a map are noted."""
+    modules: list[Module] = []
+    contents: dict[str, str] = {}
+    missing = []
+    for rel, chunk_key in chunk_of_file.items():
+        js = build_dir / rel
+        if file_kind(rel) != "js" or not js.is_file():
+            continue
+        map_path = sourcemaps.find_map(js)
+        if map_path is None:
+            missing.append(rel)
+            continue
+        smap = sourcemaps.load_map(map_path)
+        per_source = sourcemaps.attribute(js.read_bytes(), smap, str(map_path))
+        names = {s: normalize_source(s, map_path.parent, root) for s in per_source}
+        for src, nbytes in per_source.items():
+            path = names[src]
+            pkg = package_of(path)
+            modules.append(Module(path=path, chunk=chunk_key, bytes=nbytes, measure="sourcemap",
+                                  package=pkg[0] if pkg else None, package_path=pkg[1] if pkg else None,
+                                  version=pkg[2] if pkg else None))
+        for src, text in sourcemaps.sources_content(smap).items():
+            contents.setdefault(normalize_source(src, map_path.parent, root), text)
+    if missing:
+        notes.append(f"{len(missing)} JS file(s) have no source map, so their modules are unknown: "
+                     f"{', '.join(sorted(missing)[:3])}{' …' if len(missing) > 3 else ''}")
+    return modules, contents
+
+
+def read_packages(root: Path | None, install_paths: set[str]) -> dict[str, dict[str, Any]]:
+    """install path → {"name", "version", "side_effects"} from each package's package.json, where readable."""
+    out: dict[str, dict[str, Any]] = {}
+    if root is None:
+        return out
+    for ip in sorted(install_paths):
+        try:
+            data = json.loads((root / ip / "package.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict):
+            continue
+        side = data.get("sideEffects")
+        out[ip] = {"name": data.get("name"), "version": data.get("version"),
+                   "side_effects": side if isinstance(side, (bool, list)) else None,
+                   "module": bool(data.get("module") or data.get("type") == "module" or data.get("exports"))}
+    return out
+
+
+def with_versions(modules: list[Module], packages: dict[str, dict[str, Any]]) -> list[Module]:
+    """Modules with `version` filled from the packages' package.json where the path did not show it."""
+    out = []
+    for m in modules:
+        if m.package_path and not m.version and packages.get(m.package_path, {}).get("version"):
+            m = Module(m.path, m.chunk, m.bytes, m.measure, m.package, m.package_path,
+                       packages[m.package_path]["version"])
+        out.append(m)
+    return out
+
+
+def graph_and_routes(contents: dict[str, str], modules: list[Module]):
+    """(imports, routes) from the embedded sources; directory-named pages are added as routes too."""
+    paths = {m.path for m in modules} | set(contents)
+    imps = imports_mod.scan(contents, paths)
+    routes = imports_mod.find_routes(contents, paths)
+    known = {r.component for r in routes}
+    dynamic_targets = {i.imported for i in imps if i.kind == "dynamic"}
+    static_targets = {i.imported for i in imps if i.kind == "static"}
+    from analyzers.frontend.model import Route
+    for page in imports_mod.page_modules(paths):
+        if page not in known:
+            lazy = page in dynamic_targets and page not in static_targets
+            routes.append(Route(component=page, lazy=lazy, path=None, how="directory"))
+    return imps, routes
+
+
+def read_files(build_dir: Path, compress: bool = True) -> Bundle:
+    """A directory of built JS/CSS files (with source maps): one chunk per JS file; a file is initial when
+    index.html references it (every JS file when there is no index.html, with a note)."""
+    notes: list[str] = []
+    files, pre = measure_files(build_dir, compress)
+    html = build_dir / "index.html"
+    referenced: set[str] | None = None
+    if html.is_file():
+        text = html.read_text(encoding="utf-8", errors="replace")
+        referenced = {u.lstrip("/") for u in re.findall(r"""(?:src|href)\s*=\s*["']([^"'?#]+)""", text)}
+    else:
+        notes.append(f"{build_dir}: no index.html, so every JS file is counted as initial")
+    chunks = []
+    chunk_of: dict[str, str] = {}
+    for f in files:
+        if f.kind not in ("js", "css"):
+            continue
+        initial = True if referenced is None else any(f.path == r or f.path.endswith("/" + r) or
+                                                      r.endswith("/" + f.path) for r in referenced)
+        key = strip_hash(f.path)
+        chunks.append(Chunk(key=key, name=Path(key).stem, files=(f.path,), initial=initial,
+                            entry=initial and f.kind == "js"))
+        chunk_of[f.path] = key
+    root = project_root(build_dir.parent) if (build_dir.parent / "package.json").is_file() else None
+    modules, contents = attribute_chunks(build_dir, chunk_of, root, notes)
+    packages = read_packages(root, {m.package_path for m in modules if m.package_path})
+    modules = with_versions(modules, packages)
+    imps, routes = graph_and_routes(contents, modules)
+    return Bundle(source=str(build_dir), bundler={"name": "files", "version": None}, files=files,
+                  chunks=tuple(chunks), modules=tuple(modules), imports=tuple(imps), routes=tuple(routes),
+                  packages=packages, precompressed=pre, notes=tuple(notes))

@@ -1,0 +1,331 @@
+"""The normalized front-end model every bundler's reader produces and every rule reads.
+
+A `Bundle` is what `collect` stores in the snapshot (`Bundle.to_dict()`), so the rules are pure functions of
+it. All sizes are bytes of the real built files:
+
+- ``raw_bytes``: the file as written by the bundler (minified);
+- ``gzip_bytes``: zlib/gzip at level 6 (``GZIP_LEVEL``), the default of zlib, gzip(1) and of most servers'
+  on-the-fly compression modules;
+- ``brotli_bytes``: brotli at quality 11 (``BROTLI_QUALITY``), what precompressed ``.br`` files are built with.
+
+Module bytes are *minified* bytes attributed through source maps (``measure == "sourcemap"``) or, without a
+map, the bundler's own pre-minification module size (``measure == "stats"``), which over-counts.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+# zlib's default level (zlib manual, "Z_DEFAULT_COMPRESSION … currently equivalent to level 6").
+GZIP_LEVEL = 6
+# brotli's maximum, used by build-time precompression (e.g. vite-plugin-compression, brotli(1) default).
+BROTLI_QUALITY = 11
+
+JS_EXT = (".js", ".mjs", ".cjs")
+CSS_EXT = (".css",)
+IMAGE_EXT = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".avif", ".svg")
+TEXT_EXT = JS_EXT + CSS_EXT + (".html", ".htm", ".json", ".svg", ".txt", ".xml", ".map", ".webmanifest")
+
+# A content hash in a built file name: `index-BoAqxRJJ.js`, `main.f8432cab.js`, `admin.13fe6fc7.chunk.js`.
+# Vite writes 8 base64url characters, webpack `[contenthash]` 20 hex (or `:N` of them); a word such as
+# `modules` is not a hash, so a candidate must mix in a digit or both letter cases.
+_SEGMENT = re.compile(r"([-.~])([A-Za-z0-9_-]{6,32})(?=\.)")
+
+
+def _looks_like_hash(s: str) -> bool:
+    has_digit = any(c.isdigit() for c in s)
+    mixed = any(c.isupper() for c in s) and any(c.islower() for c in s)
+    return has_digit or mixed
+
+
+def file_kind(path: str) -> str:
+    """'js' | 'css' | 'html' | 'image' | 'map' | 'other', from the file extension."""
+    p = path.lower()
+    if p.endswith(".map"):
+        return "map"
+    if p.endswith(JS_EXT):
+        return "js"
+    if p.endswith(CSS_EXT):
+        return "css"
+    if p.endswith((".html", ".htm")):
+        return "html"
+    if p.endswith(IMAGE_EXT):
+        return "image"
+    return "other"
+
+
+def strip_hash(name: str) -> str:
+    """`assets/index-BoAqxRJJ.js` → `assets/index.js`: the key that matches a file across two builds."""
+    head, sep, base = name.rpartition("/")
+    base = _SEGMENT.sub(lambda m: "" if _looks_like_hash(m.group(2)) else m.group(0), base)
+    return head + sep + base
+
+
+def has_hash(name: str) -> bool:
+    """True when the file name carries a content hash (and so can be cached forever)."""
+    return strip_hash(name) != name
+
+
+def gzip_size(data: bytes) -> int:
+    """Bytes of `data` gzip-compressed at GZIP_LEVEL (mtime fixed so the result is reproducible)."""
+    return len(gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0))
+
+
+def brotli_size(data: bytes) -> int | None:
+    """Bytes of `data` brotli-compressed at BROTLI_QUALITY, or None when the brotli package is missing."""
+    try:
+        import brotli
+    except ImportError:  # pragma: no cover - brotli is a declared dependency
+        return None
+    return len(brotli.compress(data, quality=BROTLI_QUALITY))
+
+
+def package_of(path: str) -> tuple[str, str, str | None] | None:
+    """(name, install_path, version_from_path) of the npm package a module path lies in, else None.
+
+    `node_modules/is-odd/node_modules/is-number/index.js` → ("is-number",
+    "node_modules/is-odd/node_modules/is-number", None); a pnpm path
+    `node_modules/.pnpm/lodash@4.17.21/node_modules/lodash/lodash.js` also gives the version "4.17.21".
+    """
+    parts = PurePosixPath(path).parts
+    idx = [i for i, p in enumerate(parts) if p == "node_modules"]
+    if not idx:
+        return None
+    i = idx[-1]
+    if i + 1 >= len(parts):
+        return None
+    if parts[i + 1].startswith("@") and i + 2 < len(parts):
+        name = f"{parts[i + 1]}/{parts[i + 2]}"
+        end = i + 3
+    else:
+        name = parts[i + 1]
+        end = i + 2
+    if name.startswith("."):
+        return None
+    version = None
+    for p in parts[:i]:
+        m = re.match(r"^(@?[^@]+)@(\d[^_/]*)", p)
+        if m and m.group(1).replace("+", "/") == name:
+            version = m.group(2)
+    return name, "/".join(parts[:end]), version
+
+
+@dataclass(frozen=True)
+class BuiltFile:
+    """One file of the build, path relative to the build directory, with its measured sizes in bytes."""
+
+    path: str
+    kind: str
+    raw_bytes: int
+    gzip_bytes: int | None = None
+    brotli_bytes: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "kind": self.kind, "raw_bytes": self.raw_bytes,
+                "gzip_bytes": self.gzip_bytes, "brotli_bytes": self.brotli_bytes}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BuiltFile:
+        return cls(d["path"], d["kind"], d["raw_bytes"], d.get("gzip_bytes"), d.get("brotli_bytes"))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A chunk: `initial` chunks load with the page (entry + its static imports), the others on demand.
+
+    `key` is stable across builds (no content hash); `files` are build-relative paths (JS first, then CSS);
+    `imports`/`dynamic_imports` are keys of other chunks; `src` is the source module that starts it
+    (Vite manifest key, webpack entry/chunk name) when known.
+    """
+
+    key: str
+    name: str
+    files: tuple[str, ...]
+    initial: bool
+    entry: bool = False
+    dynamic_entry: bool = False
+    src: str | None = None
+    imports: tuple[str, ...] = ()
+    dynamic_imports: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "name": self.name, "files": list(self.files), "initial": self.initial,
+                "entry": self.entry, "dynamic_entry": self.dynamic_entry, "src": self.src,
+                "imports": list(self.imports), "dynamic_imports": list(self.dynamic_imports)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Chunk:
+        return cls(d["key"], d["name"], tuple(d["files"]), d["initial"], d.get("entry", False),
+                   d.get("dynamic_entry", False), d.get("src"), tuple(d.get("imports", ())),
+                   tuple(d.get("dynamic_imports", ())))
+
+
+@dataclass(frozen=True)
+class Module:
+    """A source module inside a chunk: `path` is project-relative (`src/App.jsx`,
+    `node_modules/lodash/lodash.js`); `bytes` its minified bytes in that chunk (see module docstring)."""
+
+    path: str
+    chunk: str
+    bytes: int
+    measure: str = "sourcemap"
+    package: str | None = None
+    package_path: str | None = None
+    version: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "chunk": self.chunk, "bytes": self.bytes, "measure": self.measure,
+                "package": self.package, "package_path": self.package_path, "version": self.version}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Module:
+        return cls(d["path"], d["chunk"], d["bytes"], d.get("measure", "sourcemap"), d.get("package"),
+                   d.get("package_path"), d.get("version"))
+
+
+@dataclass(frozen=True)
+class Import:
+    """An edge of the import graph: `importer` imports `imported` (module paths, or a package's install
+    path such as `node_modules/moment` when only the package is known); `kind` is "static" or "dynamic"."""
+
+    importer: str
+    imported: str
+    kind: str
+    specifier: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"importer": self.importer, "imported": self.imported, "kind": self.kind,
+                "specifier": self.specifier}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Import:
+        return cls(d["importer"], d["imported"], d["kind"], d.get("specifier", ""))
+
+
+@dataclass(frozen=True)
+class Route:
+    """A route or page: `component` is its module path; `path` the URL path when the router code shows it;
+    `lazy` whether it is loaded through a dynamic import; `how` says how it was recognised."""
+
+    component: str
+    lazy: bool
+    path: str | None = None
+    how: str = "router"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"component": self.component, "lazy": self.lazy, "path": self.path, "how": self.how}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Route:
+        return cls(d["component"], d["lazy"], d.get("path"), d.get("how", "router"))
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A whole build in the normalized model. `bundler` is {"name": "vite"|"webpack"|"files", "version":
+    str|None}; `limits` the bundler's own size-warning limits in bytes; `bailouts` are webpack's
+    optimizationBailout lines per module; `precompressed` lists the files that have a .gz/.br sibling
+    ({"gz": [...], "br": [...]}); `packages` maps an install path to {"name", "version",
+    "side_effects"} read from its package.json at collect time; `notes` one-line remarks for the user."""
+
+    source: str
+    bundler: dict[str, Any]
+    files: tuple[BuiltFile, ...]
+    chunks: tuple[Chunk, ...]
+    modules: tuple[Module, ...] = ()
+    imports: tuple[Import, ...] = ()
+    routes: tuple[Route, ...] = ()
+    bailouts: tuple[dict[str, Any], ...] = ()
+    packages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    limits: dict[str, int] = field(default_factory=dict)
+    precompressed: dict[str, list[str]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def file(self, path: str) -> BuiltFile | None:
+        for f in self.files:
+            if f.path == path:
+                return f
+        return None
+
+    def chunk(self, key: str) -> Chunk | None:
+        for c in self.chunks:
+            if c.key == key:
+                return c
+        return None
+
+    def chunk_size(self, chunk: Chunk, kind: str = "js", measure: str = "gzip_bytes") -> int:
+        """Sum of `measure` ("raw_bytes" | "gzip_bytes" | "brotli_bytes") over the chunk's files of `kind`."""
+        total = 0
+        for path in chunk.files:
+            f = self.file(path)
+            if f is not None and f.kind == kind:
+                total += getattr(f, measure) or 0
+        return total
+
+    def initial_bytes(self, kind: str = "js", measure: str = "gzip_bytes") -> int:
+        """Bytes of `kind` files every first page load downloads (each file counted once)."""
+        seen: set[str] = set()
+        total = 0
+        for c in self.chunks:
+            if not c.initial:
+                continue
+            for path in c.files:
+                f = self.file(path)
+                if f is not None and f.kind == kind and path not in seen:
+                    seen.add(path)
+                    total += getattr(f, measure) or 0
+        return total
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "bundler": self.bundler, "files": [f.to_dict() for f in self.files],
+                "chunks": [c.to_dict() for c in self.chunks], "modules": [m.to_dict() for m in self.modules],
+                "imports": [i.to_dict() for i in self.imports], "routes": [r.to_dict() for r in self.routes],
+                "bailouts": list(self.bailouts), "packages": self.packages, "limits": self.limits,
+                "precompressed": self.precompressed, "notes": list(self.notes)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Bundle:
+        return cls(source=d["source"], bundler=d["bundler"],
+                   files=tuple(BuiltFile.from_dict(x) for x in d["files"]),
+                   chunks=tuple(Chunk.from_dict(x) for x in d["chunks"]),
+                   modules=tuple(Module.from_dict(x) for x in d.get("modules", ())),
+                   imports=tuple(Import.from_dict(x) for x in d.get("imports", ())),
+                   routes=tuple(Route.from_dict(x) for x in d.get("routes", ())),
+                   bailouts=tuple(d.get("bailouts", ())), packages=dict(d.get("packages", {})),
+                   limits=dict(d.get("limits", {})), precompressed=dict(d.get("precompressed", {})),
+                   notes=tuple(d.get("notes", ())))
+
+
+@dataclass(frozen=True)
+class PackageUse:
+    """One installed copy of a package as the bundle uses it: minified bytes per chunk."""
+
+    name: str
+    install_path: str
+    version: str | None
+    bytes_by_chunk: dict[str, int]
+
+    @property
+    def bytes(self) -> int:
+        return sum(self.bytes_by_chunk.values())
+
+
+def package_uses(bundle: Bundle) -> list[PackageUse]:
+    """Modules grouped by installed package copy (install path), largest first."""
+    acc: dict[str, dict[str, Any]] = {}
+    for m in bundle.modules:
+        if not m.package_path:
+            continue
+        entry = acc.setdefault(m.package_path, {"name": m.package, "version": m.version, "chunks": {}})
+        entry["chunks"][m.chunk] = entry["chunks"].get(m.chunk, 0) + m.bytes
+        if entry["version"] is None and m.version:
+            entry["version"] = m.version
+    uses = []
+    for path, e in acc.items():
+        version = e["version"] or bundle.packages.get(path, {}).get("version")
+        uses.append(PackageUse(e["name"], path, version, e["chunks"]))
+    return sorted(uses, key=lambda u: (-u.bytes, u.install_path))

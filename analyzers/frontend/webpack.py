@@ -1,0 +1,245 @@
+"""Read a webpack 4 or 5 stats.json (`webpack --json`, `stats.toJson()`, CRA's build/bundle-stats.json),
+including a multi-compiler's `children[]`, streamed with ijson so that a large file is never loaded whole.
+
+What is read: `version`, `outputPath`, `assets[]`, `chunks[]` (id, names, files, initial, entry,
+parents/children), `modules[]` (name, size, chunks, reasons, optimizationBailout, nested `modules` of a
+concatenated module) and `warnings[]`. webpack 4 lists entrypoint assets as strings and webpack 5 as
+objects; v5 omits `chunks[].modules` by default, so modules are taken from the top-level `modules[]`.
+
+When the built files are on disk (at `outputPath`, or beside the stats file), sizes are measured on them and
+module bytes come from their source maps; otherwise module bytes are webpack's pre-minification `size`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import ijson
+
+from advisor.errors import InputFileError
+from analyzers.frontend import dist
+from analyzers.frontend.imports import node_of
+from analyzers.frontend.model import Bundle, BuiltFile, Chunk, Import, Module, file_kind, package_of, strip_hash
+
+# webpack's own warning limits: performance.maxAssetSize and maxEntrypointSize, default 250000 bytes
+# (https://webpack.js.org/configuration/performance/).
+WEBPACK_ASSET_WARNING_BYTES = 250_000
+
+DYNAMIC_REASONS = ("import()", "import() eager", "import() weak", "import() context lazy")
+STATIC_REASONS = ("harmony side effect evaluation", "harmony import specifier", "cjs require",
+                  "cjs full require", "cjs export require", "harmony export imported specifier",
+                  "harmony reexport", "amd require", "require.context", "context element", "cjs require call")
+_LIMIT = re.compile(r"exceed the recommended size limit \(([\d.]+) (bytes|KiB|MiB)\)")
+_UNITS = {"bytes": 1, "KiB": 1024, "MiB": 1024 * 1024}
+_CONCAT = re.compile(r"^(.*?) \+ \d+ modules?$")
+_BAILOUT_KEEP = ("CommonJS bailout", "Module is not an ECMAScript module")
+
+
+def _items(path: Path, prefix: str, kv: bool = False) -> Iterator[Any]:
+    """ijson items (or key/value pairs) at `prefix`; malformed JSON becomes InputFileError."""
+    try:
+        with path.open("rb") as fh:
+            it = ijson.kvitems(fh, prefix, use_float=True) if kv else ijson.items(fh, prefix, use_float=True)
+            yield from it
+    except OSError as e:
+        raise InputFileError(f"webpack stats {path}: cannot read it ({e.strerror or e})") from None
+    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, ValueError) as e:
+        msg = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+        raise InputFileError(f"webpack stats {path}: not valid JSON (truncated or corrupt?): {msg}") from None
+
+
+def _first(path: Path, prefix: str) -> Any:
+    for v in _items(path, prefix):
+        return v
+    return None
+
+
+def _module_path(name: str) -> str:
+    """`./src/App.js` → `src/App.js`; `./src/index.js + 3 modules` → `src/index.js`;
+    `./node_modules/moment/locale sync ^\\.\\/.*$` → `node_modules/moment/locale`."""
+    m = _CONCAT.match(name)
+    if m:
+        name = m.group(1)
+    name = name.split("?")[0].split("!")[-1]
+    if " " in name:  # context modules, `external "React"`, `multi ./a ./b`
+        head = name.split(" ")[0]
+        name = head if head.startswith((".", "/")) else name
+    if name.startswith("./"):
+        name = name[2:]
+    return name.rstrip("/")
+
+
+def _check_stats(path: Path) -> None:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096).lstrip()
+    except OSError as e:
+        raise InputFileError(f"webpack stats {path}: cannot read it ({e.strerror or e})") from None
+    if not head.startswith(b"{"):
+        raise InputFileError(f"webpack stats {path}: not a JSON object (a stats.json starts with '{{')")
+
+
+def read_stats(path: Path, compress: bool = True) -> Bundle:
+    """The normalized Bundle of a webpack stats.json (for a multi-compiler, the first child that has chunks).
+
+    Raises InputFileError naming the file when it is not JSON, truncated, or has no chunks/assets.
+    """
+    _check_stats(path)
+    chunks_raw = [c for c in _items(path, "chunks.item") if isinstance(c, dict)]
+    prefix = ""
+    notes: list[str] = []
+    if not chunks_raw:
+        children = 0
+        for i, child in enumerate(_items(path, "children.item")):
+            children += 1
+            if isinstance(child, dict) and child.get("chunks"):
+                if prefix == "":
+                    prefix = f"children.{i}"
+                    chunks_raw = [c for c in child["chunks"] if isinstance(c, dict)]
+            del child
+        if not chunks_raw:
+            raise InputFileError(f"webpack stats {path}: no chunks found; generate it with "
+                                 "`webpack --json=stats.json` (chunks and modules must not be disabled)")
+        if children > 1:
+            notes.append(f"multi-compiler stats: analysed the first of {children} compilations with chunks")
+    if prefix:
+        child = next(c for i, c in enumerate(_items(path, "children.item")) if f"children.{i}" == prefix)
+        return _from_parts(path, child.get("version"), child.get("outputPath"), child.get("assets") or [],
+                           chunks_raw, iter(child.get("modules") or []), child.get("warnings") or [], notes,
+                           compress)
+    return _from_parts(path, _first(path, "version"), _first(path, "outputPath"),
+                       list(_items(path, "assets.item")), chunks_raw, _items(path, "modules.item"),
+                       list(_items(path, "warnings.item")), notes, compress)
+
+
+def _build_dir(path: Path, output_path: Any, asset_names: list[str]) -> Path | None:
+    candidates = []
+    if isinstance(output_path, str) and output_path:
+        candidates.append(Path(output_path))
+    candidates += [path.parent, path.parent / "dist", path.parent / "build"]
+    for c in candidates:
+        if asset_names and c.is_dir() and all((c / a).is_file() for a in asset_names[:20]):
+            return c
+    return None
+
+
+def _from_parts(path: Path, version: Any, output_path: Any, assets: list[Any], chunks_raw: list[dict],
+                modules_iter: Iterator[Any], warnings: list[Any], notes: list[str], compress: bool) -> Bundle:
+    asset_sizes: dict[str, int] = {}
+    for a in assets:
+        if isinstance(a, dict) and isinstance(a.get("name"), str):
+            asset_sizes[a["name"]] = int(a.get("size") or 0)
+    chunk_key: dict[Any, str] = {}
+    chunks: list[Chunk] = []
+    seen_keys: set[str] = set()
+    for c in chunks_raw:
+        files = [f for f in (c.get("files") or []) if isinstance(f, str)]
+        names = [n for n in (c.get("names") or []) if isinstance(n, str)]
+        js = [f for f in files if file_kind(f) == "js"] + [f for f in files if file_kind(f) == "css"]
+        key = names[0] if names else (strip_hash(js[0]) if js else f"chunk-{c.get('id')}")
+        if key in seen_keys:
+            key = f"{key}#{c.get('id')}"
+        seen_keys.add(key)
+        chunk_key[c.get("id")] = key
+        chunks.append(Chunk(key=key, name=names[0] if names else key, files=tuple(js),
+                            initial=bool(c.get("initial")), entry=bool(c.get("entry")), src=None))
+    by_id = {c.get("id"): c for c in chunks_raw}
+    chunks = [Chunk(ch.key, ch.name, ch.files, ch.initial, ch.entry, not ch.initial, ch.src, (),
+                    tuple(chunk_key[x] for x in (by_id[cid].get("children") or []) if x in chunk_key))
+              for ch, cid in zip(chunks, [c.get("id") for c in chunks_raw], strict=True)]
+    all_files = sorted({f for c in chunks for f in c.files} | set(asset_sizes))
+    build_dir = _build_dir(path, output_path, [f for c in chunks for f in c.files])
+    root = dist.project_root(build_dir.parent if build_dir else path.parent)
+    if build_dir is not None:
+        files, pre = dist.measure_files(build_dir, compress)
+    else:
+        files = tuple(BuiltFile(f, file_kind(f), asset_sizes.get(f, 0)) for f in all_files
+                      if file_kind(f) != "map" and not f.endswith(".LICENSE.txt"))
+        pre = {}
+        notes.append(f"webpack stats {path}: the built files are not beside it or at outputPath, so sizes are "
+                     "webpack's asset sizes and gzip/brotli sizes are estimated")
+
+    stats_modules: list[Module] = []
+    stat_edges: dict[tuple[str, str, str], str] = {}
+    concat_roots: set[str] = set()
+    bailouts: list[dict[str, Any]] = []
+    count = 0
+    for m in modules_iter:
+        if not isinstance(m, dict) or not isinstance(m.get("name"), str):
+            continue
+        count += 1
+        name = m["name"]
+        mpath = _module_path(name)
+        nested = [x for x in (m.get("modules") or []) if isinstance(x, dict) and isinstance(x.get("name"), str)]
+        if nested and _CONCAT.match(name):
+            concat_roots.add(node_of(mpath))
+        parts = nested if (nested and _CONCAT.match(name)) else [m]
+        for c in m.get("chunks") or []:
+            if c not in chunk_key:
+                continue
+            for part in parts:
+                p = _module_path(part["name"])
+                pkg = package_of(p)
+                stats_modules.append(Module(p, chunk_key[c], int(part.get("size") or 0), "stats",
+                                            pkg[0] if pkg else None, pkg[1] if pkg else None,
+                                            pkg[2] if pkg else None))
+        for part in parts:
+            reasons = [r for r in (part.get("optimizationBailout") or []) if isinstance(r, str)
+                       and any(k in r for k in _BAILOUT_KEEP)]
+            if reasons:
+                p = _module_path(part["name"])
+                pkg = package_of(p)
+                bailouts.append({"module": p, "package_path": pkg[1] if pkg else None,
+                                 "reasons": reasons[:2]})
+        target = node_of(mpath)
+        for r in m.get("reasons") or []:
+            if not isinstance(r, dict) or not isinstance(r.get("moduleName"), str):
+                continue
+            rtype = r.get("type") or ""
+            kind = "dynamic" if rtype in DYNAMIC_REASONS else "static" if rtype in STATIC_REASONS else None
+            if kind is None:
+                continue
+            importer = node_of(_module_path(r["moduleName"]))
+            if importer != target:
+                stat_edges.setdefault((importer, target, kind), str(r.get("userRequest") or ""))
+    if count == 0:
+        notes.append(f"webpack stats {path}: no modules listed (stats `modules: false`?); only chunk sizes "
+                     "are known")
+
+    modules = stats_modules
+    contents: dict[str, str] = {}
+    if build_dir is not None:
+        chunk_of = {f: c.key for c in chunks for f in c.files if file_kind(f) == "js"}
+        mapped, contents = dist.attribute_chunks(build_dir, chunk_of, root, notes)
+        if mapped:
+            mapped_chunks = {m.chunk for m in mapped}
+            modules = mapped + [m for m in stats_modules if m.chunk not in mapped_chunks]
+    packages = dist.read_packages(root, {m.package_path for m in modules if m.package_path})
+    modules = dist.with_versions(modules, packages)
+    imps, routes = dist.graph_and_routes(contents, modules)
+    scanned_importers = {i.importer for i in imps}
+    for (a, b, k), spec in sorted(stat_edges.items()):
+        # an edge out of a concatenated module cannot tell which inner module imports; the sources can
+        if a in concat_roots and contents:
+            continue
+        if a in scanned_importers and k == "static":
+            continue
+        imps.append(Import(a, b, k, spec))
+    imps = sorted(set(imps), key=lambda i: (i.importer, i.imported, i.kind))
+    limit = WEBPACK_ASSET_WARNING_BYTES
+    for w in warnings:
+        text = w.get("message", "") if isinstance(w, dict) else w if isinstance(w, str) else ""
+        lm = _LIMIT.search(text)
+        if lm:
+            limit = int(float(lm.group(1)) * _UNITS[lm.group(2)])
+            if abs(limit - WEBPACK_ASSET_WARNING_BYTES) < 1024:  # "244 KiB" is how webpack prints 250000
+                limit = WEBPACK_ASSET_WARNING_BYTES
+            break
+    return Bundle(source=str(path), bundler={"name": "webpack", "version": version if isinstance(version, str)
+                                             else None},
+                  files=files, chunks=tuple(chunks), modules=tuple(modules), imports=tuple(imps),
+                  routes=tuple(routes), bailouts=tuple(bailouts), packages=packages,
+                  limits={"chunk_warning_bytes": limit}, precompressed=pre, notes=tuple(notes))

@@ -1,0 +1,348 @@
+"""Collect the PostgreSQL evidence for the snapshot: statements, catalog, statistics, plans, what-if costs.
+
+Read-only: every session runs with default_transaction_read_only = on and a statement_timeout; HypoPG's
+hypothetical indexes are backend-local and reset on every path out; statistics are never reset.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from advisor.config import Settings, redact_dsn
+from advisor.errors import TargetError
+from advisor.model import IndexSpec
+from analyzers.postgres import candidates as cand_mod
+from analyzers.postgres import catalog, plans
+from analyzers.postgres import select as select_mod
+from analyzers.postgres.statements import OWN_MARKER, is_own, kind
+from analyzers.postgres.whatif import HypoSession, hypopg_version
+
+#: Statements are taken, most expensive first, until they account for this share of total_exec_time
+#: (pghero and Dexter look at the top of pg_stat_statements the same way). Override:
+#: thresholds.postgres.workload_share.
+WORKLOAD_SHARE = 0.95
+#: …but never more than this many statements. Override: thresholds.postgres.max_statements.
+MAX_STATEMENTS = 500
+#: Range/LIKE statements are also costed with representative values from pg_stats, because a generic plan
+#: uses fixed default selectivities for them (1/3 for `<`, 0.005 for a range pair and for LIKE;
+#: PostgreSQL src/include/utils/selfuncs.h DEFAULT_INEQ_SEL, DEFAULT_RANGE_INEQ_SEL, DEFAULT_MATCH_SEL).
+_RANGE_OPS = {"gt", "gte", "lt", "lte", "between", "like"}
+
+INSTALL_HYPOPG = ("install HypoPG for verified what-if costs: apt-get install postgresql-15-hypopg, "
+                  "then CREATE EXTENSION hypopg; in the database")
+
+
+def connect(dsn: str, statement_timeout_ms: int) -> psycopg.Connection:
+    """A read-only autocommit session with statement_timeout. Raises TargetError naming the DSN (password
+    hidden) for a malformed DSN, an unreachable server or failed authentication."""
+    shown = redact_dsn(dsn)
+    try:
+        conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10, prepare_threshold=None,
+                               application_name="perfadvisor",
+                               options=f"-c statement_timeout={int(statement_timeout_ms)} "
+                                       "-c default_transaction_read_only=on -c lock_timeout=1000")
+    except psycopg.ProgrammingError as e:
+        raise TargetError(f"PostgreSQL DSN {shown!r} is malformed: {_first_line(e)}") from None
+    except psycopg.OperationalError as e:
+        msg = _first_line(e)
+        if "authentication failed" in msg or "password" in msg.lower():
+            raise TargetError(f"PostgreSQL {shown}: authentication failed ({msg})") from None
+        if "does not exist" in msg:
+            raise TargetError(f"PostgreSQL {shown}: {msg}") from None
+        raise TargetError(f"PostgreSQL {shown} is unreachable: {msg}") from None
+    try:  # keep our own statements out of pg_stat_statements where we are allowed to (superuser only)
+        conn.execute("SET pg_stat_statements.track = 'none'")
+    except psycopg.Error:
+        pass
+    return conn
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("connection to server", "DETAIL", "HINT")):
+            return line.removeprefix("FATAL:").strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def check_pg_stat_statements(conn: psycopg.Connection, server: dict[str, Any], shown_dsn: str) -> None:
+    """Raise TargetError with the exact fix when pg_stat_statements is not preloaded or not created."""
+    preloaded = "pg_stat_statements" in (server.get("shared_preload_libraries") or "")
+    created = catalog.one(conn, OWN_MARKER + " SELECT extversion FROM pg_extension "
+                          "WHERE extname = 'pg_stat_statements'")
+    if not preloaded:
+        raise TargetError(
+            f"PostgreSQL {shown_dsn}: pg_stat_statements is not preloaded; add "
+            "shared_preload_libraries = 'pg_stat_statements' to postgresql.conf, restart PostgreSQL, then run "
+            f"CREATE EXTENSION pg_stat_statements; in database {server['database']}")
+    if not created:
+        raise TargetError(
+            f"PostgreSQL {shown_dsn}: pg_stat_statements is preloaded but not created in database "
+            f"{server['database']}; run CREATE EXTENSION pg_stat_statements; there")
+
+
+def pick_statements(all_rows: list[dict[str, Any]], share: float, cap: int) -> tuple[list[dict], float]:
+    """The most expensive statements that together reach `share` of total_exec_time, at most `cap`.
+    Returns (statements with a `share` field, total_exec_time_ms of the whole workload)."""
+    total = sum(r["total_exec_time_ms"] for r in all_rows) or 0.0
+    picked, acc = [], 0.0
+    for r in all_rows:
+        if len(picked) >= cap or (total and acc / total >= share):
+            break
+        r["share"] = r["total_exec_time_ms"] / total if total else 0.0
+        acc += r["total_exec_time_ms"]
+        picked.append(r)
+    return picked, total
+
+
+def collect(settings: Settings) -> dict[str, Any]:
+    """The "postgres" section of the snapshot (see docs/snapshot.md). Raises TargetError."""
+    dsn = settings.target("postgres")["dsn"]
+    shown = redact_dsn(dsn)
+    conn = connect(dsn, settings.statement_timeout_ms)
+    try:
+        return _collect(conn, settings, shown)
+    finally:
+        conn.close()
+
+
+def _collect(conn: psycopg.Connection, settings: Settings, shown: str) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    server = catalog.one(conn, catalog.SERVER_SQL)
+    check_pg_stat_statements(conn, server, shown)
+    try:
+        info = catalog.one(conn, OWN_MARKER + " SELECT stats_reset::text AS stats_reset FROM pg_stat_statements_info")
+        all_rows = catalog.rows(conn, catalog.STATEMENTS_SQL)
+    except psycopg.Error as e:
+        raise TargetError(f"PostgreSQL {shown}: cannot read pg_stat_statements: {_first_line(e)}") from None
+    hidden = [r for r in all_rows if r["query"] == "<insufficient privilege>"]
+    if hidden:
+        raise TargetError(
+            f"PostgreSQL {shown}: role {server['role']} cannot read the text of {len(hidden)} statements of "
+            f"other roles; run GRANT pg_read_all_stats TO {server['role']}; as a superuser")
+    workload = [r for r in all_rows if not is_own(r["query"])]
+    share = settings.threshold("postgres", "workload_share", WORKLOAD_SHARE)
+    cap = settings.threshold("postgres", "max_statements", MAX_STATEMENTS)
+    stmts, total_ms = pick_statements(workload, share, cap)
+
+    tables = catalog.rows(conn, catalog.TABLES_SQL)
+    columns = catalog.rows(conn, catalog.COLUMNS_SQL)
+    indexes = catalog.rows(conn, catalog.INDEXES_SQL)
+    fks = catalog.rows(conn, catalog.FOREIGN_KEYS_SQL)
+    cat = cand_mod.Catalog(columns={}, search_path=list(server.get("schemas") or ["public"]))
+    for c in columns:
+        cat.columns.setdefault((c["schema"], c["table"]), {})[c["column"]] = c["type"]
+
+    # What each statement reads, from its text.
+    for s in stmts:
+        s["kind"] = kind(s["query"])
+        s["uses"] = []
+        if s["kind"] != "explainable":
+            s["status"], s["reason"] = "utility", "utility statement (not costed by EXPLAIN)"
+            continue
+        try:
+            s["uses"] = [u.__dict__ for u in cand_mod.table_uses(s["query"], cat)]
+        except cand_mod.UnparsableStatement as e:
+            s["parse_error"] = str(e)
+    used_tables = sorted({(u["schema"], u["table"]) for s in stmts for u in s["uses"]}
+                         | {(f["schema"], f["table"]) for f in fks})
+    pg_stats = catalog.rows(conn, catalog.PG_STATS_SQL,
+                            ([t[0] for t in used_tables], [t[1] for t in used_tables])) if used_tables else []
+    for st in pg_stats:
+        nd = st["n_distinct"] or 0
+        reltuples = next((t["reltuples"] for t in tables if (t["schema"], t["table"]) == (st["schema"], st["table"])), 0)
+        cat.n_distinct[(st["schema"], st["table"], st["column"])] = nd if nd > 0 else -nd * max(reltuples, 0)
+
+    stats_by_col = {(p["schema"], p["table"], p["column"]): p for p in pg_stats}
+    prepared = _prepare_all(conn, stmts, cat, stats_by_col)
+
+    # Candidates, minus what an existing index already provides.
+    cands: dict[str, IndexSpec] = {}
+    already: dict[str, str] = {}
+    for s in stmts:
+        s["candidates"] = []
+        if s.get("status") != "analysed":
+            continue
+        for u in s["uses"]:
+            use = cand_mod.TableUse(**u)
+            for spec in cand_mod.candidates_for(use, cat, settings.threshold(
+                    "postgres", "max_index_columns", cand_mod.MAX_INDEX_COLUMNS)):
+                existing = cand_mod.covered_by_existing(spec, indexes)
+                if existing:
+                    already[spec.label] = existing["name"]
+                    continue
+                cands.setdefault(spec.label, spec)
+                s["candidates"].append(spec.label)
+
+    section: dict[str, Any] = {
+        "server_version": server["server_version"], "server_version_num": server["server_version_num"],
+        "database": server["database"], "role": server["role"], "dsn": shown,
+        "search_path": cat.search_path,
+        "stats_reset": {"pg_stat_statements": info.get("stats_reset"),
+                        "database": server.get("database_stats_reset"),
+                        "postmaster_start_time": server.get("postmaster_start_time")},
+        "collected_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "settings": catalog.rows(conn, catalog.SETTINGS_SQL),
+        "workload": {"total_exec_time_ms": total_ms, "statement_count": len(workload),
+                     "selected_count": len(stmts), "selected_share": sum(s["share"] for s in stmts),
+                     "share_threshold": share, "max_statements": cap},
+        "statements": stmts, "tables": tables, "indexes": indexes, "foreign_keys": fks,
+        "pg_stats": pg_stats, "columns": {f"{k[0]}.{k[1]}": v for k, v in cat.columns.items()},
+        "candidates": {k: {**v.to_dict(), "statements": [s["queryid"] for s in stmts if k in s.get("candidates", [])]}
+                       for k, v in sorted(cands.items())},
+        "already_indexed": already,
+    }
+    section["whatif"] = _whatif(conn, settings, stmts, cands, prepared)
+    section["collect_time_s"] = round(time.perf_counter() - t0, 3)
+    return section
+
+
+def _prepare_all(conn, stmts, cat, stats_by_col) -> dict[str, tuple[plans.Prepared, list | None]]:
+    """PREPARE and EXPLAIN (generic plan, and representative values for ranges) every explainable
+    statement; mark each "analysed" or "unanalysed" with PostgreSQL's reason."""
+    out = {}
+    for s in stmts:
+        if s.get("status") == "utility":
+            continue
+        hints = _type_hints(s["uses"], cat)
+        try:
+            prep = plans.prepare(conn, s["query"], hints)
+            plan = plans.explain(conn, prep)
+        except plans.ExplainError as e:
+            s["status"], s["reason"] = "unanalysed", f"could not EXPLAIN: {e}"
+            continue
+        s["status"] = "analysed"
+        s["param_types"] = prep.param_types
+        s["plan"] = plans.summary(plan)
+        values = _representative_values(s["uses"], prep.nparams, stats_by_col)
+        if values is not None:
+            try:
+                s["representative"] = {"values": values, "plan": plans.summary(plans.explain(conn, prep, values))}
+            except plans.ExplainError as e:
+                s["representative"] = {"values": values, "error": str(e)}
+                values = None
+        elif any(op in _RANGE_OPS for u in s["uses"] for _, op, _ in u["params"]):
+            s["representative"] = {"error": "not every parameter maps to a column with pg_stats; generic plan only"}
+        out[s["queryid"]] = (prep, values)
+    return out
+
+
+def _type_hints(uses: list[dict], cat: cand_mod.Catalog) -> dict[int, str]:
+    hints: dict[int, str] = {}
+    for u in uses:
+        cols = cat.columns.get((u["schema"], u["table"]), {})
+        for col, _op, params in u["params"]:
+            if col in cols:
+                for n in params:
+                    hints.setdefault(n, cols[col])
+    return hints
+
+
+def _representative_values(uses: list[dict], nparams: int, stats_by_col) -> list[str] | None:
+    """Literal values for every parameter when the statement has a range predicate and every parameter is
+    compared with a column that has pg_stats: the histogram median for equality and one-sided ranges, and
+    one histogram bucket (≈1/100 of the rows at default_statistics_target 100) for a two-sided range.
+    None when not applicable."""
+    if not any(op in _RANGE_OPS for u in uses for _, op, _ in u["params"]):
+        return None
+    values: list[str | None] = [None] * nparams
+    for u in uses:
+        for col, op, params in u["params"]:
+            st = stats_by_col.get((u["schema"], u["table"], col))
+            if not st or op == "expr":
+                continue
+            hist = st.get("histogram_bounds") or []
+            mcv = st.get("most_common_vals") or []
+            if not hist and not mcv:
+                continue
+            mid = hist[len(hist) // 2] if hist else mcv[0]
+            if op == "between" and len(params) == 2 and len(hist) >= 2:
+                i = len(hist) // 2
+                values[params[0] - 1] = hist[i - 1]
+                values[params[1] - 1] = hist[i]
+                continue
+            for n in params:
+                if 1 <= n <= nparams and values[n - 1] is None and len(params) == 1:
+                    values[n - 1] = mid
+    if any(v is None for v in values):
+        return None
+    return values
+
+
+def _whatif(conn, settings: Settings, stmts, cands: dict[str, IndexSpec], prepared) -> dict[str, Any]:
+    version = hypopg_version(conn)
+    opts = selection_options(settings)
+    result: dict[str, Any] = {"available": bool(version), "hypopg_version": version, "options": opts,
+                              "evaluations": {}, "sizes_bytes": {}}
+    if not version:
+        result["reason"] = "HypoPG is not installed in this database; " + INSTALL_HYPOPG
+        return result
+    session = HypoSession(conn, cands)
+    errors: dict[str, str] = {}
+
+    def cost(qid: str, config: frozenset[str]) -> float:
+        key = config_key(qid, config, stmt_refs[qid], cands)
+        if key in result["evaluations"]:
+            return result["evaluations"][key]
+        prep, values = prepared[qid]
+        try:
+            plan = session.plan(prep, config, values)
+            value = float(plan["Total Cost"])
+        except plans.ExplainError as e:
+            errors[qid] = str(e)
+            value = result["evaluations"].get(config_key(qid, frozenset(), stmt_refs[qid], cands), float("inf"))
+        result["evaluations"][key] = value
+        return value
+
+    stmt_refs = statement_refs(stmts)
+    try:
+        session.reset()
+        sel = select_mod.choose(list(stmt_refs.values()), candidate_refs(cands), cost,
+                                session.size_bytes, opts["budget_bytes"], opts["min_cost_savings_pct"],
+                                opts["max_new_indexes"])
+        for key in sel.chosen:
+            session.size_bytes(key)
+        result["sizes_bytes"] = dict(sorted(session.sizes_bytes.items()))
+        result["chosen"] = sel.chosen
+    finally:
+        try:
+            session.reset()
+        except psycopg.Error:
+            pass
+    result["explain_calls"] = session.stats.explain_calls
+    result["explain_time_s"] = round(session.stats.explain_time_s, 3)
+    result["errors"] = errors
+    return result
+
+
+def selection_options(settings: Settings) -> dict[str, Any]:
+    budget_mb = settings.threshold("postgres", "storage_budget_mb", 0.0)
+    return {"min_cost_savings_pct": settings.threshold("postgres", "min_cost_savings_pct",
+                                                       select_mod.MIN_COST_SAVINGS_PCT),
+            "max_new_indexes": settings.threshold("postgres", "max_new_indexes", select_mod.MAX_NEW_INDEXES),
+            "budget_bytes": int(budget_mb * 1024 * 1024) if budget_mb else None}
+
+
+def statement_refs(stmts: list[dict]) -> dict[str, select_mod.StatementRef]:
+    return {s["queryid"]: select_mod.StatementRef(
+        s["queryid"], int(s["calls"]), frozenset((u["schema"], u["table"]) for u in s["uses"]))
+        for s in stmts if s.get("status") == "analysed"}
+
+
+def candidate_refs(cands: dict[str, Any]) -> list[select_mod.CandidateRef]:
+    def table(v):
+        return (v.schema, v.table) if isinstance(v, IndexSpec) else (v["schema"], v["table"])
+    return [select_mod.CandidateRef(k, table(v)) for k, v in sorted(cands.items())]
+
+
+def config_key(qid: str, config: frozenset[str], ref: select_mod.StatementRef, cands: dict[str, Any]) -> str:
+    """Memo key of one costing: the statement and the candidates of `config` on the tables it reads."""
+    def table(v):
+        return (v.schema, v.table) if isinstance(v, IndexSpec) else (v["schema"], v["table"])
+    relevant = sorted(k for k in config if table(cands[k]) in ref.tables)
+    return qid + "|" + ";".join(relevant)

@@ -1,0 +1,146 @@
+"""EXPLAIN of normalized statements on PostgreSQL 15, and plan walking.
+
+PostgreSQL 15 has no EXPLAIN (GENERIC_PLAN) (added in 16), so a statement with `$n` placeholders is
+PREPAREd and its generic plan is shown with `SET plan_cache_mode = force_generic_plan` and
+`EXPLAIN EXECUTE s(NULL, …)` (the parameter values do not matter to a generic plan). A prepared statement
+keeps its plan, so every costing PREPAREs afresh, and DEALLOCATEs exactly its own name — never
+DEALLOCATE ALL, which would break psycopg's own prepared statements.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from analyzers.postgres.statements import OWN_MARKER, param_count, rewrite_typed_literals
+
+#: Types tried, in order, for a parameter whose type PostgreSQL cannot infer and that no column explains.
+FALLBACK_TYPES = ("bigint", "numeric", "text", "timestamptz", "interval")
+_NO_TYPE = re.compile(r"could not determine data type of parameter \$(\d+)")
+
+
+class ExplainError(Exception):
+    """The statement could not be PREPAREd or EXPLAINed; str() is PostgreSQL's message."""
+
+
+@dataclass
+class Prepared:
+    """How a statement is PREPAREd: rewritten text and the parameter types that made it work."""
+
+    text: str
+    nparams: int
+    param_types: list[str] = field(default_factory=list)  # "" = let PostgreSQL infer
+
+
+_names = itertools.count(1)
+
+
+def _prepare_sql(name: str, prep: Prepared) -> sql.Composable:
+    types = [t or "unknown" for t in prep.param_types] if any(prep.param_types) else []
+    head = sql.SQL(OWN_MARKER + " PREPARE {}").format(sql.Identifier(name))
+    if types:
+        head = sql.SQL("{}({})").format(head, sql.SQL(", ").join(sql.SQL(t) for t in types))
+    return sql.SQL("{} AS {}").format(head, sql.SQL(prep.text))
+
+
+def _deallocate(conn: psycopg.Connection, name: str) -> None:
+    try:
+        conn.execute(sql.SQL(OWN_MARKER + " DEALLOCATE {}").format(sql.Identifier(name)))
+    except psycopg.Error:
+        pass
+
+
+def prepare(conn: psycopg.Connection, query: str, hinted_types: dict[int, str] | None = None) -> Prepared:
+    """Find a way to PREPARE `query`: as written; with types from the columns its parameters are compared
+    with (`hinted_types`, {n: type}); then FALLBACK_TYPES for a parameter PostgreSQL names as untyped.
+
+    Raises ExplainError with PostgreSQL's message when no way works.
+    """
+    prep = Prepared(rewrite_typed_literals(query), param_count(query))
+    prep.param_types = [""] * prep.nparams
+    tried_hints = False
+    attempts = 0
+    while True:
+        attempts += 1
+        name = f"perfadvisor_{next(_names)}"
+        try:
+            conn.execute(_prepare_sql(name, prep))
+            _deallocate(conn, name)
+            return prep
+        except psycopg.Error as e:
+            msg = (e.diag.message_primary or str(e)).strip()
+            if not tried_hints and hinted_types:
+                # e.g. "operator is not unique: unknown + unknown" for `col > $2 + $3`: type the
+                # parameters like the columns they are compared with, then try again.
+                tried_hints = True
+                for k, t in hinted_types.items():
+                    if 1 <= k <= prep.nparams and not prep.param_types[k - 1]:
+                        prep.param_types[k - 1] = t
+                continue
+            m = _NO_TYPE.search(msg)
+            if not m or attempts > 12:
+                raise ExplainError(msg) from None
+            n = int(m.group(1))
+            current = prep.param_types[n - 1]
+            nxt = FALLBACK_TYPES.index(current) + 1 if current in FALLBACK_TYPES else 0
+            if nxt >= len(FALLBACK_TYPES):
+                raise ExplainError(msg) from None
+            prep.param_types[n - 1] = FALLBACK_TYPES[nxt]
+
+
+def explain(conn: psycopg.Connection, prep: Prepared, values: list[str | None] | None = None) -> dict[str, Any]:
+    """The EXPLAIN (FORMAT JSON) plan of a prepared statement: generic (values None) or custom with
+    the given literal values (strings, coerced to each parameter's type). Returns the top "Plan" node.
+
+    Raises ExplainError (e.g. statement_timeout, a relation that no longer exists).
+    """
+    name = f"perfadvisor_{next(_names)}"
+    generic = values is None
+    args = [sql.SQL("NULL")] * prep.nparams if generic else [
+        sql.SQL("NULL") if v is None else sql.Literal(v) for v in values]
+    mode = "force_generic_plan" if generic else "force_custom_plan"
+    try:
+        conn.execute(f"{OWN_MARKER} SET plan_cache_mode = {mode}")
+        conn.execute(_prepare_sql(name, prep))
+        q = sql.SQL(OWN_MARKER + " EXPLAIN (FORMAT JSON) EXECUTE {}").format(sql.Identifier(name))
+        if args:
+            q = sql.SQL("{}({})").format(q, sql.SQL(", ").join(args))
+        row = conn.execute(q).fetchone()
+    except psycopg.Error as e:
+        raise ExplainError((e.diag.message_primary or str(e)).strip()) from None
+    finally:
+        _deallocate(conn, name)
+    doc = row[0]
+    if isinstance(doc, str):
+        import json
+        doc = json.loads(doc)
+    return doc[0]["Plan"]
+
+
+def walk(plan: dict[str, Any]):
+    """Every node of a plan, depth first."""
+    yield plan
+    for child in plan.get("Plans", []) or []:
+        yield from walk(child)
+
+
+def indexes_used(plan: dict[str, Any]) -> list[str]:
+    """Names of the indexes a plan scans (Index Scan, Index Only Scan, Bitmap Index Scan)."""
+    return sorted({n["Index Name"] for n in walk(plan) if n.get("Index Name")})
+
+
+def seq_scans(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """[{relation, filter, plan_rows}] for each Seq Scan node."""
+    return [{"relation": n.get("Relation Name"), "filter": n.get("Filter"), "plan_rows": n.get("Plan Rows")}
+            for n in walk(plan) if n.get("Node Type") == "Seq Scan"]
+
+
+def summary(plan: dict[str, Any]) -> dict[str, Any]:
+    """The few facts of a plan the snapshot keeps: total cost, indexes used, sequential scans."""
+    return {"total_cost": plan.get("Total Cost"), "indexes_used": indexes_used(plan),
+            "seq_scans": seq_scans(plan), "node_type": plan.get("Node Type")}

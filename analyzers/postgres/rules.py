@@ -1,0 +1,338 @@
+"""The PostgreSQL rules: turn the collected evidence into findings. Pure functions of the snapshot section.
+
+PG001 missing-index · PG002 unindexed-foreign-key · PG003 duplicate-index · PG004 redundant-index ·
+PG005 unused-index. See docs/rules/PG00x.md.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from advisor.config import Settings
+from advisor.model import Finding, IndexSpec
+from analyzers.postgres import select as select_mod
+from analyzers.postgres.collect import candidate_refs, config_key, selection_options, statement_refs
+from analyzers.postgres.whatif import create_index_sql
+
+DOCS = "https://www.postgresql.org/docs/15/"
+#: Severity of a missing index by the share of the workload's exec time it saves. perfadvisor's own scale:
+#: a quarter of all database time is a top-priority fix; under 5% is worth doing but not urgent.
+SEVERITY_SHARE = (("critical", 0.50), ("high", 0.25), ("medium", 0.05))
+#: Without HypoPG, a sequential scan is flagged only on tables with at least this many rows (pghero's
+#: "missing index" suggestion ignores tables under 10,000 rows: lib/pghero/methods/suggested_indexes.rb).
+HEURISTIC_MIN_ROWS = 10_000
+#: Unused/duplicate index findings are "medium" from this size up, else "low" (perfadvisor's choice).
+LARGE_INDEX_BYTES = 100 * 1024 * 1024
+
+
+class ReplayMiss(Exception):
+    """A what-if cost needed by the selection was not recorded in the snapshot."""
+
+
+def stats_window_hours(section: dict[str, Any]) -> tuple[float, str]:
+    """Hours covered by pg_stat_statements (since its stats_reset, else since the server started), and a label."""
+    resets = section.get("stats_reset") or {}
+    since = resets.get("pg_stat_statements") or resets.get("postmaster_start_time")
+    label = "pg_stat_statements reset" if resets.get("pg_stat_statements") else "server start"
+    try:
+        start = datetime.fromisoformat(str(since).replace(" ", "T"))
+        end = datetime.fromisoformat(section["collected_at"].replace("Z", "+00:00"))
+        return max((end - start).total_seconds() / 3600.0, 1 / 60), f"since {label} at {since}"
+    except (TypeError, ValueError, KeyError):
+        return 1.0, "over an unknown window (assumed 1 hour)"
+
+
+def _severity(saved_share: float) -> str:
+    for name, threshold in SEVERITY_SHARE:
+        if saved_share >= threshold:
+            return name
+    return "low"
+
+
+def _spec(d: dict[str, Any]) -> IndexSpec:
+    return IndexSpec(d["schema"], d["table"], tuple(d["columns"]), d.get("name"), d.get("method", "btree"),
+                     tuple(d.get("include") or ()), d.get("where"))
+
+
+def replay_selection(section: dict[str, Any], settings: Settings) -> tuple[select_mod.Selection, list[str]]:
+    """Re-run the workload-wide selection on the costs recorded in the snapshot."""
+    w = section["whatif"]
+    notes = []
+    stmts = [s for s in section["statements"] if s.get("status") == "analysed"]
+    refs = statement_refs(stmts)
+    cands = section["candidates"]
+    evals = w["evaluations"]
+    sizes = w.get("sizes_bytes", {})
+
+    def cost(qid, config):
+        key = config_key(qid, config, refs[qid], cands)
+        if key not in evals:
+            raise ReplayMiss(key)
+        return evals[key]
+
+    def size(key):
+        if key not in sizes:
+            raise ReplayMiss(key)
+        return sizes[key]
+
+    opts = selection_options(settings)
+    for attempt in (opts, w["options"]):
+        try:
+            return select_mod.choose(list(refs.values()), candidate_refs(cands), cost, size,
+                                     attempt["budget_bytes"], attempt["min_cost_savings_pct"],
+                                     attempt["max_new_indexes"]), notes
+        except ReplayMiss:
+            notes.append("the snapshot lacks what-if costs for these thresholds; using the thresholds it was "
+                         "collected with (collect again to apply new ones)")
+    raise AssertionError("a snapshot's own options always replay")  # pragma: no cover
+
+
+def missing_index_findings(section: dict[str, Any], settings: Settings) -> tuple[list[Finding], list[str]]:
+    """PG001 from the what-if selection (verified), or from sequential scans without HypoPG (heuristic)."""
+    if not section["whatif"].get("available"):
+        return heuristic_missing_indexes(section), []
+    sel, notes = replay_selection(section, settings)
+    hours, window = stats_window_hours(section)
+    by_id = {s["queryid"]: s for s in section["statements"]}
+    total_per_hour = section["workload"]["total_exec_time_ms"] / hours
+    sizes = section["whatif"].get("sizes_bytes", {})
+    out = []
+    for key in sel.chosen:
+        spec = _spec(section["candidates"][key])
+        rows, before_ms, after_ms = [], 0.0, 0.0
+        for qid, (cost_without, cost_with) in sorted(sel.attributed[key].items(),
+                                                     key=lambda kv: -by_id[kv[0]]["total_exec_time_ms"]):
+            s = by_id[qid]
+            base = sel.baseline[qid] or 1.0
+            per_hour = s["total_exec_time_ms"] / hours
+            before_ms += per_hour * cost_without / base
+            after_ms += per_hour * cost_with / base
+            rows.append({"queryid": qid, "query": s["query"], "calls": s["calls"],
+                         "mean_exec_time_ms": round(s["mean_exec_time_ms"], 3),
+                         "cost_before": round(cost_without, 2), "cost_after": round(cost_with, 2),
+                         "cost_basis": "representative values" if s.get("representative", {}).get("plan")
+                         else "generic plan"})
+        if not rows:
+            continue
+        drop_pct = 100 * (1 - sum(r["cost_after"] for r in rows) / max(sum(r["cost_before"] for r in rows), 1e-9))
+        saved = before_ms - after_ms
+        n = len(rows)
+        size_b = sizes.get(key)
+        out.append(Finding(
+            rule="PG001", name="missing-index", area="postgres",
+            severity=_severity(saved / total_per_hour if total_per_hour else 0.0), confidence="verified",
+            title=f"Index {spec.table}({', '.join(spec.columns)}) cuts "
+                  f"{'the cost of 1 statement' if n == 1 else f'{n} statements' + chr(39) + ' cost'} by {drop_pct:.0f}%",
+            detail=(f"HypoPG what-if: with this index the planner's cost of {n} statement{'s' if n > 1 else ''} "
+                    f"falls by {drop_pct:.0f}%. Estimated exec time saved: {saved:,.0f} ms per hour "
+                    f"(an estimate: measured time scaled by the planner's cost ratio, {window}). "
+                    f"Estimated size {_fmt_bytes(size_b)} (hypopg_relation_size)."),
+            key=spec.label,
+            evidence={"statements": rows, "estimated_size_bytes": size_b,
+                      "stats_window": window, "method": "HypoPG hypothetical index, workload-wide greedy "
+                      "selection; cost_before is with every other chosen index, cost_after adds this one"},
+            impact={"metric": "exec_time_ms_per_hour", "before": round(before_ms, 1), "after": round(after_ms, 1),
+                    "estimated": True},
+            action={"kind": "create_index", "sql": create_index_sql(spec, concurrently=True) + ";"},
+            index=spec,
+            references=(DOCS + "indexes-multicolumn.html", "https://hypopg.readthedocs.io/",
+                        DOCS + "sql-createindex.html#SQL-CREATEINDEX-CONCURRENTLY")))
+    return out, notes
+
+
+def heuristic_missing_indexes(section: dict[str, Any]) -> list[Finding]:
+    """Without HypoPG: a statement whose generic plan scans a large table sequentially, and for which a
+    candidate index exists on that table, gets the widest such candidate, marked heuristic."""
+    rows_by_table = {(t["schema"], t["table"]): t["reltuples"] for t in section["tables"]}
+    grouped: dict[str, list[dict]] = {}
+    for s in section["statements"]:
+        if s.get("status") != "analysed":
+            continue
+        scanned = {sc["relation"] for sc in s["plan"]["seq_scans"] if sc.get("filter")}
+        best: dict[tuple[str, str], str] = {}
+        for key in s.get("candidates", []):
+            c = section["candidates"][key]
+            t = (c["schema"], c["table"])
+            if c["table"] in scanned and rows_by_table.get(t, 0) >= HEURISTIC_MIN_ROWS:
+                if t not in best or len(c["columns"]) > len(section["candidates"][best[t]]["columns"]):
+                    best[t] = key
+        for key in best.values():
+            grouped.setdefault(key, []).append(s)
+    out = []
+    for key, stmts in sorted(grouped.items()):
+        spec = _spec(section["candidates"][key])
+        out.append(Finding(
+            rule="PG001", name="missing-index", area="postgres", severity="medium", confidence="heuristic",
+            title=f"Index {spec.table}({', '.join(spec.columns)}) may help {len(stmts)} statement(s) that scan "
+                  f"{spec.table} sequentially",
+            detail="HypoPG is not installed, so this is not costed: the statements' plans read the whole table "
+                   "with a filter on these columns. Install HypoPG (apt-get install postgresql-15-hypopg; "
+                   "CREATE EXTENSION hypopg;) for a verified recommendation.",
+            key=spec.label,
+            evidence={"statements": [{"queryid": s["queryid"], "query": s["query"], "calls": s["calls"],
+                                      "mean_exec_time_ms": round(s["mean_exec_time_ms"], 3)} for s in stmts],
+                      "table_rows": rows_by_table.get((spec.schema, spec.table))},
+            action={"kind": "create_index", "sql": create_index_sql(spec, concurrently=True) + ";"},
+            index=spec, references=(DOCS + "indexes-multicolumn.html",)))
+    return out
+
+
+def _fmt_bytes(n: int | None) -> str:
+    if n is None:
+        return "unknown"
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return str(n)  # pragma: no cover
+
+
+def _plan_used_indexes(section: dict[str, Any]) -> set[str]:
+    used = set()
+    for s in section["statements"]:
+        for p in (s.get("plan"), (s.get("representative") or {}).get("plan")):
+            if p:
+                used.update(p.get("indexes_used", []))
+    return used
+
+
+def _protected(idx: dict[str, Any], used: set[str]) -> str | None:
+    """Why an index must never be proposed for dropping, or None."""
+    if idx.get("constraint_type") in ("p", "u", "x") or idx.get("is_primary"):
+        kind = {"p": "primary key", "u": "unique constraint", "x": "exclusion constraint"}.get(
+            idx.get("constraint_type"), "primary key")
+        return f"backs the {kind} {idx.get('constraint_name') or ''}".strip()
+    if idx.get("is_unique"):
+        return "enforces uniqueness"
+    if idx["name"] in used:
+        return "used by a plan of the analysed workload"
+    return None
+
+
+def _drop_finding(rule: str, name: str, idx: dict[str, Any], severity: str, title: str, detail: str,
+                  evidence: dict[str, Any]) -> Finding:
+    spec = IndexSpec(idx["schema"], idx["table"], tuple(idx["columns"]), idx["name"], idx["method"],
+                     tuple(idx.get("include") or ()), idx.get("predicate"))
+    return Finding(rule=rule, name=name, area="postgres", severity=severity, confidence="verified",
+                   title=title, detail=detail, key=f"{idx['schema']}.{idx['name']}",
+                   evidence={"index": idx["name"], "definition": idx["definition"],
+                             "size_bytes": idx["size_bytes"], "idx_scan": idx.get("idx_scan"), **evidence},
+                   impact={"metric": "index_bytes", "before": idx["size_bytes"], "after": 0},
+                   action={"kind": "drop_index",
+                           "sql": f"DROP INDEX CONCURRENTLY {idx['schema']}.{idx['name']};"},
+                   index=spec, references=(DOCS + "sql-dropindex.html",))
+
+
+def _shape(idx: dict[str, Any]) -> tuple:
+    return (idx["schema"], idx["table"], idx["method"], tuple(idx["columns"]), tuple(idx.get("include") or ()),
+            idx.get("predicate"))
+
+
+def consolidation_findings(section: dict[str, Any]) -> list[Finding]:
+    """PG003 duplicates, PG004 indexes superseded by a wider one, PG005 unused indexes; one finding per
+    index (the first that applies), never for a protected index."""
+    used = _plan_used_indexes(section)
+    indexes = [i for i in section["indexes"] if i.get("valid", True)]
+    out, flagged = [], set()
+    # PG003: same table, method, key columns, INCLUDE and predicate. Keep the protected or first-named one.
+    groups: dict[tuple, list[dict]] = {}
+    for idx in indexes:
+        groups.setdefault(_shape(idx), []).append(idx)
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        keep = sorted(group, key=lambda i: (_protected(i, used) is None, i["name"]))[0]
+        for idx in group:
+            if idx is keep or _protected(idx, used):
+                continue
+            flagged.add(idx["name"])
+            out.append(_drop_finding(
+                "PG003", "duplicate-index", idx,
+                "medium" if idx["size_bytes"] >= LARGE_INDEX_BYTES else "low",
+                f"Index {idx['name']} duplicates {keep['name']} on {idx['table']}",
+                f"{idx['name']} and {keep['name']} have the same definition; every write maintains both. "
+                f"Drop {idx['name']} and keep {keep['name']}.", {"duplicate_of": keep["name"]}))
+    # PG004: a btree whose key columns are a strict prefix of another btree's on the same table.
+    for idx in indexes:
+        if idx["name"] in flagged or _protected(idx, used) or idx["method"] != "btree" or idx.get("predicate"):
+            continue
+        wider = [o for o in indexes if o is not idx and o["method"] == "btree" and not o.get("predicate")
+                 and (o["schema"], o["table"]) == (idx["schema"], idx["table"])
+                 and len(o["columns"]) > len(idx["columns"])
+                 and o["columns"][:len(idx["columns"])] == idx["columns"]]
+        if wider:
+            w = sorted(wider, key=lambda o: (len(o["columns"]), o["name"]))[0]
+            flagged.add(idx["name"])
+            out.append(_drop_finding(
+                "PG004", "redundant-index", idx, "medium" if idx["size_bytes"] >= LARGE_INDEX_BYTES else "low",
+                f"Index {idx['name']} is superseded by {w['name']} on {idx['table']}",
+                f"{w['name']} ({', '.join(w['columns'])}) starts with the same columns as {idx['name']} "
+                f"({', '.join(idx['columns'])}), so it serves the same lookups; no analysed plan uses "
+                f"{idx['name']}.", {"superseded_by": w["name"], "superseded_by_columns": w["columns"]}))
+    # PG005: never scanned since the statistics were reset.
+    resets = section.get("stats_reset") or {}
+    since = resets.get("database")
+    age = (f"since the statistics were reset at {since}" if since else
+           f"since the server started at {resets.get('postmaster_start_time')} (statistics never reset)")
+    for idx in indexes:
+        if idx["name"] in flagged or _protected(idx, used) or idx.get("idx_scan") not in (0,):
+            continue
+        out.append(_drop_finding(
+            "PG005", "unused-index", idx, "medium" if idx["size_bytes"] >= LARGE_INDEX_BYTES else "low",
+            f"Index {idx['name']} on {idx['table']} has not been scanned {age}",
+            f"pg_stat_user_indexes.idx_scan = 0 {age}, and no analysed plan uses it. Check replicas and rare "
+            "jobs (month-end reports) before dropping: their scans are not counted here.",
+            {"stats_since": since or resets.get("postmaster_start_time")}))
+    return out
+
+
+def foreign_key_findings(section: dict[str, Any], recommended: list[Finding]) -> list[Finding]:
+    """PG002: a foreign key whose referencing columns do not lead any index of the referencing table."""
+    rows_by_table = {(t["schema"], t["table"]): t["reltuples"] for t in section["tables"]}
+    out = []
+    for fk in section["foreign_keys"]:
+        cols = list(fk["columns"])
+        if any((i["schema"], i["table"]) == (fk["schema"], fk["table"]) and
+               [c.strip('"') for c in i["columns"][:len(cols)]] == cols and not i.get("predicate")
+               for i in section["indexes"]):
+            continue
+        covering = next((f for f in recommended if f.index and (f.index.schema, f.index.table) ==
+                         (fk["schema"], fk["table"]) and list(f.index.columns[:len(cols)]) == cols), None)
+        rows = rows_by_table.get((fk["schema"], fk["table"]), 0)
+        spec = IndexSpec(fk["schema"], fk["table"], tuple(cols))
+        detail = (f"Deleting or updating a row of {fk['ref_table']} makes PostgreSQL look up "
+                  f"{fk['table']}({', '.join(cols)}) for referencing rows; without an index each lookup scans "
+                  f"{fk['table']} (~{rows:,.0f} rows). Joins on the key need it too.")
+        if covering:
+            detail += f" {covering.id} already recommends an index that starts with these columns."
+        out.append(Finding(
+            rule="PG002", name="unindexed-foreign-key", area="postgres",
+            severity="info" if covering else ("medium" if rows >= HEURISTIC_MIN_ROWS else "low"),
+            confidence="heuristic",
+            title=f"Foreign key {fk['name']} on {fk['table']}({', '.join(cols)}) has no index",
+            detail=detail, key=f"{fk['schema']}.{fk['table']}.{fk['name']}",
+            evidence={"foreign_key": fk["name"], "columns": cols,
+                      "references": f"{fk['ref_table']}({', '.join(fk['ref_columns'])})", "table_rows": rows},
+            action={"kind": "create_index", "sql": create_index_sql(spec, concurrently=True) + ";"},
+            index=spec, references=(DOCS + "ddl-constraints.html#DDL-CONSTRAINTS-FK",)))
+    return out
+
+
+def coverage(section: dict[str, Any]) -> dict[str, Any]:
+    """What share of the workload's exec time was analysed, and what was not and why."""
+    stmts = section["statements"]
+    analysed = sum(s["share"] for s in stmts if s.get("status") == "analysed")
+    unanalysed = [{"queryid": s["queryid"], "query": s["query"], "reason": s.get("reason"),
+                   "share": s["share"], "calls": s["calls"]}
+                  for s in stmts if s.get("status") in ("unanalysed", "utility")]
+    w = section["workload"]
+    top = sorted(stmts, key=lambda s: -s["total_exec_time_ms"])[:15]
+    return {"top_statements": [{"queryid": s["queryid"], "query": s["query"], "share": s["share"],
+                                "total_exec_time_ms": s["total_exec_time_ms"], "status": s.get("status")}
+                               for s in top],
+            "analysed_share": analysed, "selected_share": w["selected_share"],
+            "below_cut_share": max(0.0, 1.0 - w["selected_share"]),
+            "statement_count": w["statement_count"], "selected_count": w["selected_count"],
+            "unanalysed": unanalysed, "whatif": section["whatif"].get("available", False),
+            "explain_calls": section["whatif"].get("explain_calls", 0)}

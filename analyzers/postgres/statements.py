@@ -1,0 +1,69 @@
+"""Normalized statements as pg_stat_statements stores them: placeholders, typed literals, kinds.
+
+pg_stat_statements replaces constants by `$n`, including typed literals (`interval '1 day'` → `interval $2`),
+which PREPARE rejects; we rewrite those to `$2::interval` (see design.md, "Pitfalls").
+"""
+
+from __future__ import annotations
+
+import re
+
+# Type names that can precede a literal in SQL's `type 'string'` syntax.
+# Source: PostgreSQL docs, 4.1.2.7 "Constants of Other Types" (type 'string').
+_TYPED_LITERAL = re.compile(
+    r"\b(interval|timestamptz|timestamp(?:\s+with(?:out)?\s+time\s+zone)?|date|time(?:tz)?|numeric|"
+    r"bigint|integer|int[248]?|smallint|real|double\s+precision|float[48]?|boolean|bool|text|varchar|uuid|"
+    r"jsonb?|inet|cidr|money|bytea)\s+\$(\d+)\b",
+    re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"\$(\d+)\b")
+_LEADING_COMMENTS = re.compile(r"^\s*(?:/\*.*?\*/\s*|--[^\n]*\n\s*)*", re.DOTALL)
+
+#: Marker on every statement perfadvisor itself sends, so its own work is never part of the workload.
+OWN_MARKER = "/* perfadvisor */"
+
+# First keyword → kind. EXPLAIN can cost SELECT, INSERT … SELECT, UPDATE, DELETE (and MERGE).
+_EXPLAINABLE = {"select", "with", "update", "delete", "insert", "table", "values"}
+
+
+def rewrite_typed_literals(query: str) -> str:
+    """`interval $2` → `$2::interval`, `timestamptz $4` → `$4::timestamptz`; the rest unchanged."""
+    return _TYPED_LITERAL.sub(lambda m: f"${m.group(2)}::{m.group(1)}", query)
+
+
+def placeholders(query: str) -> list[int]:
+    """Sorted distinct placeholder numbers ($n) outside string literals and comments."""
+    return sorted({int(n) for n in _PLACEHOLDER.findall(_strip_literals(query))})
+
+
+def param_count(query: str) -> int:
+    """PREPARE needs as many parameters as the highest $n."""
+    found = placeholders(query)
+    return max(found) if found else 0
+
+
+def _strip_literals(query: str) -> str:
+    query = re.sub(r"'(?:[^']|'')*'", "''", query)
+    return re.sub(r"/\*.*?\*/|--[^\n]*", " ", query, flags=re.DOTALL)
+
+
+def first_keyword(query: str) -> str:
+    body = _LEADING_COMMENTS.sub("", query)
+    m = re.match(r"\(*\s*([A-Za-z]+)", body)
+    return m.group(1).lower() if m else ""
+
+
+def kind(query: str) -> str:
+    """"explainable" for DML/queries that EXPLAIN can cost, else "utility" (BEGIN, SET, DDL, COPY, …)."""
+    return "explainable" if first_keyword(query) in _EXPLAINABLE else "utility"
+
+
+def is_own(query: str) -> bool:
+    """True for statements perfadvisor sent (its catalog queries, PREPARE/EXPLAIN of the workload)."""
+    q = query.lstrip()
+    return q.startswith(OWN_MARKER) or bool(re.match(r"(?i)(PREPARE|EXPLAIN[^;]*EXECUTE|DEALLOCATE)\s+\(?\s*"
+                                                     r"(\(.*?\)\s*)?(EXECUTE\s+)?perfadvisor_", q))
+
+
+def for_sqlglot(query: str) -> str:
+    """The statement with `$n` written as `:pn`, which sqlglot's tokenizer never mistakes for a $tag$ quote."""
+    return _PLACEHOLDER.sub(lambda m: f":p{m.group(1)}", rewrite_typed_literals(query))

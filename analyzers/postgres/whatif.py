@@ -1,0 +1,118 @@
+"""What-if costing with HypoPG: the cost of statements under a set of hypothetical indexes.
+
+Hypothetical indexes live only in this backend's memory; nothing is written to the database. We call
+hypopg_reset() before every configuration and in a finally block (see HypoPG's docs,
+https://hypopg.readthedocs.io/en/rel1_stable/usage.html). HypoPG 1.3 supports btree, brin, hash, bloom,
+expression and partial indexes, not GIN or GiST.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from advisor.model import IndexSpec
+from analyzers.postgres import plans
+from analyzers.postgres.statements import OWN_MARKER
+
+
+def create_index_sql(spec: IndexSpec, concurrently: bool = False) -> str:
+    """`CREATE INDEX [CONCURRENTLY] ON schema.table [USING method] (cols)`; expressions are parenthesised,
+    a trailing ` DESC` is kept."""
+    cols = ", ".join(_index_column(c) for c in spec.columns)
+    conc = " CONCURRENTLY" if concurrently else ""
+    using = f" USING {spec.method}" if spec.method != "btree" else ""
+    where = f" WHERE {spec.where}" if spec.where else ""
+    return f"CREATE INDEX{conc} ON {_ident(spec.schema)}.{_ident(spec.table)}{using} ({cols}){where}"
+
+
+def _index_column(col: str) -> str:
+    name, _, order = col.partition(" ")
+    if order.upper() in ("DESC", "ASC") and _is_plain(name):
+        return f"{_ident(name)} {order.upper()}"
+    return _ident(col) if _is_plain(col) else f"({col})"
+
+
+def _is_plain(col: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", col))
+
+
+def _ident(name: str) -> str:
+    """An identifier, double-quoted only when it needs it."""
+    return name if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) else '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class WhatIfStats:
+    """How much what-if work a run did (printed by benchmarks)."""
+
+    explain_calls: int = 0
+    explain_time_s: float = 0.0
+    configs: int = 0
+
+
+@dataclass
+class HypoSession:
+    """Costs statements on one connection with hypothetical indexes (HypoPG must be created there).
+
+    cost(stmt_key, prepared, config) → total cost (planner units) of the statement's generic plan with
+    exactly the hypothetical indexes `config` (a frozenset of candidate keys).
+    """
+
+    conn: psycopg.Connection
+    specs: dict[str, IndexSpec]
+    stats: WhatIfStats = field(default_factory=WhatIfStats)
+    _current: frozenset[str] | None = None
+    sizes_bytes: dict[str, int] = field(default_factory=dict)
+    hypo_names: dict[str, str] = field(default_factory=dict)
+
+    def reset(self) -> None:
+        self.conn.execute(f"{OWN_MARKER} SELECT hypopg_reset()")
+        self._current = frozenset()
+
+    def use(self, config: Iterable[str]) -> None:
+        config = frozenset(config)
+        if config == self._current:
+            return
+        self.reset()
+        for key in sorted(config):
+            row = self.conn.execute(sql.SQL(OWN_MARKER + " SELECT indexrelid, indexname, "
+                                            "hypopg_relation_size(indexrelid) FROM hypopg_create_index({})")
+                                    .format(sql.Literal(create_index_sql(self.specs[key])))).fetchone()
+            self.sizes_bytes.setdefault(key, int(row[2]))
+            self.hypo_names[row[1]] = key
+        self._current = config
+        self.stats.configs += 1
+
+    def size_bytes(self, key: str) -> int:
+        """HypoPG's estimate of the index's size (hypopg_relation_size), bytes."""
+        if key not in self.sizes_bytes:
+            before = self._current or frozenset()
+            self.use(before | {key})
+        return self.sizes_bytes[key]
+
+    def plan(self, prepared: plans.Prepared, config: Iterable[str],
+             values: list[str | None] | None = None) -> dict[str, Any]:
+        self.use(config)
+        t0 = time.perf_counter()
+        try:
+            return plans.explain(self.conn, prepared, values)
+        finally:
+            self.stats.explain_calls += 1
+            self.stats.explain_time_s += time.perf_counter() - t0
+
+    def used_candidates(self, plan: dict[str, Any]) -> list[str]:
+        """Keys of the hypothetical indexes a plan uses (HypoPG names them `<oid>btree_table_cols`)."""
+        return sorted({self.hypo_names[n] for n in plans.indexes_used(plan) if n in self.hypo_names})
+
+
+def hypopg_version(conn: psycopg.Connection) -> str | None:
+    """The installed HypoPG version in this database, or None."""
+    row = conn.execute(f"{OWN_MARKER} SELECT extversion FROM pg_extension WHERE extname = 'hypopg'").fetchone()
+    return row[0] if row else None

@@ -1,0 +1,61 @@
+"""Inline SVG charts (matplotlib, Agg backend, no JavaScript). Labels are query ids, never raw SQL."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+plt.rcParams["svg.fonttype"] = "none"  # text stays text: small files, selectable labels
+plt.rcParams["svg.hashsalt"] = "perfadvisor"  # stable ids across runs
+
+
+def _svg(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def cost_before_after(statements: list[dict[str, Any]]) -> str | None:
+    """Horizontal bars of each statement's planner cost before and after (log scale when they differ a lot)."""
+    rows = [s for s in statements if s.get("cost_before") is not None and s.get("cost_after") is not None][:8]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(rows) + 0.9))
+    labels = [f"queryid {s['queryid']}" for s in rows]
+    y = range(len(rows))
+    ax.barh([i + 0.2 for i in y], [s["cost_before"] for s in rows], height=0.4, label="before", color="#c0504d")
+    ax.barh([i - 0.2 for i in y], [max(s["cost_after"], 0.01) for s in rows], height=0.4, label="after",
+            color="#4f81bd")
+    ax.set_yticks(list(y), labels, fontsize=8)
+    ax.invert_yaxis()
+    hi = max(s["cost_before"] for s in rows)
+    lo = min(max(s["cost_after"], 0.01) for s in rows)
+    if hi / lo > 50:
+        ax.set_xscale("log")
+    ax.set_xlabel("planner cost (arbitrary units)", fontsize=8)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.tick_params(axis="x", labelsize=8)
+    return _svg(fig)
+
+
+def workload_shares(statements: list[dict[str, Any]]) -> str | None:
+    """Share of total exec time by statement (top 15)."""
+    rows = statements[:15]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(6.5, 0.3 * len(rows) + 0.9))
+    colors = {"analysed": "#4f81bd", "unanalysed": "#c0504d", "utility": "#999999"}
+    ax.barh(range(len(rows)), [100 * s["share"] for s in rows],
+            color=[colors.get(s.get("status") or "", "#999999") for s in rows])
+    ax.set_yticks(range(len(rows)), [f"queryid {s['queryid']}" for s in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("% of total exec time (blue: analysed, red: could not be analysed, grey: utility)", fontsize=7)
+    ax.tick_params(axis="x", labelsize=7)
+    return _svg(fig)

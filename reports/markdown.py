@@ -1,0 +1,93 @@
+"""report.md: GitHub-flavoured Markdown for a PR comment, under GitHub's 65,536-character comment limit
+(we keep a margin: MAX_CHARS = 60,000). Evidence goes in <details>."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: GitHub rejects comments over 65,536 characters; we stop at 60,000 to leave room for a bot's wrapper.
+MAX_CHARS = 60_000
+MAX_QUERY_CHARS = 300
+
+
+def _cell(text: Any, limit: int = MAX_QUERY_CHARS) -> str:
+    s = " ".join(str(text).split())
+    if len(s) > limit:
+        s = s[:limit - 1] + "…"
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return s.replace("|", "\\|").replace("`", "&#96;")
+
+
+def _impact(f: dict[str, Any]) -> str:
+    imp = f.get("impact") or {}
+    if imp.get("metric") == "exec_time_ms_per_hour":
+        return f"{imp['before'] - imp['after']:,.0f} ms/h (est.)"
+    if imp.get("metric") == "index_bytes":
+        return f"{imp['before'] / 1048576:,.1f} MB freed"
+    if imp:
+        return f"{imp.get('metric')}: {imp.get('before')} → {imp.get('after')}"
+    return ""
+
+
+def _finding_details(f: dict[str, Any]) -> str:
+    out = [f"<details><summary><b>{f['rule']}</b> {_cell(f['title'])}</summary>", "", _cell(f["detail"], 2000), ""]
+    act = f.get("action") or {}
+    for key in ("sql", "snippet", "code"):
+        if act.get(key):
+            lang = "sql" if key == "sql" else ""
+            out += [f"```{lang}", str(act[key]).replace("```", "`` `"), "```", ""]
+    stmts = (f.get("evidence") or {}).get("statements")
+    if isinstance(stmts, list) and stmts:
+        costs = "cost_before" in stmts[0]
+        out.append("| queryid | statement | calls | mean ms |" + (" cost before → after |" if costs else ""))
+        out.append("|---|---|--:|--:|" + ("--:|" if costs else ""))
+        for s in stmts[:20]:
+            row = f"| {s['queryid']} | `{_cell(s['query'])}` | {s['calls']:,} | {s['mean_exec_time_ms']:,.2f} |"
+            if costs:
+                row += f" {s['cost_before']:,.1f} → {s['cost_after']:,.1f} |"
+            out.append(row)
+        out.append("")
+    out += [f"Confidence: **{f['confidence']}**. Id: `{f['id']}`", "", "</details>", ""]
+    return "\n".join(out)
+
+
+def render(report: dict[str, Any]) -> str:
+    """The Markdown summary; never longer than MAX_CHARS (details of low-ranked findings are dropped first)."""
+    s = report["summary"]
+    head = ["## perfadvisor", "",
+            " · ".join(f"**{v}** {k}" for k, v in s.items()) + f" — {len(report['findings'])} findings", ""]
+    for name, t in report["targets"].items():
+        if t.get("status") != "ok":
+            head.append(f"- {name}: {t.get('status')} — {_cell(t.get('reason') or t.get('error'), 400)}")
+    for area, cov in report.get("coverage", {}).items():
+        if "analysed_share" in cov:
+            head.append(f"- {area}: analysed {100 * cov['analysed_share']:.1f}% of total exec time; "
+                        f"{len(cov.get('unanalysed', []))} statement(s) could not be analysed")
+    for note in report.get("notes", []):
+        head.append(f"- note: {_cell(note, 400)}")
+    head.append("")
+    if report["findings"]:
+        head += ["| severity | rule | finding | impact | confidence |", "|---|---|---|---|---|"]
+        for f in report["findings"]:
+            head.append(f"| {f['severity']} | {f['rule']} | {_cell(f['title'], 160)} | {_impact(f)} | "
+                        f"{f['confidence']} |")
+        head.append("")
+    text = "\n".join(head)
+    tail_note = "\n_Details of the remaining findings are in report.html (this comment is size-limited)._\n"
+    for i, f in enumerate(report["findings"]):
+        block = _finding_details(f)
+        if len(text) + len(block) + len(tail_note) > MAX_CHARS:
+            return text + tail_note
+        text += "\n" + block
+    unanalysed = [u for cov in report.get("coverage", {}).values() for u in cov.get("unanalysed", [])]
+    if unanalysed:
+        block = ["<details><summary>Not analysed</summary>", "", "| queryid | statement | share | reason |",
+                 "|---|---|--:|---|"]
+        for u in unanalysed[:30]:
+            block.append(f"| {u['queryid']} | `{_cell(u['query'], 160)}` | {100 * u['share']:.1f}% | "
+                         f"{_cell(u['reason'], 200)} |")
+        block += ["", "</details>", ""]
+        b = "\n".join(block)
+        if len(text) + len(b) <= MAX_CHARS:
+            text += "\n" + b
+    return text[:MAX_CHARS]
