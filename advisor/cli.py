@@ -103,6 +103,11 @@ def demo_postgres(out_dir, workdir, port, scale, keep) -> None:
         _fail(str(e), e.exit_code)
 
 
+from advisor.stack import register_demo_commands  # noqa: E402
+
+register_demo_commands(demo)
+
+
 def main() -> None:
     cli(prog_name="perfadvisor")
 

@@ -1,0 +1,758 @@
+"""The sample shop stack, run natively from local packages: `perfadvisor demo up|down|status`.
+
+The same services as compose/docker-compose.yml, for machines without a Docker engine (tests, CI, the
+demo): a throwaway PostgreSQL cluster (advisor.pgcluster), redis-server, the back-end jar, the Python
+worker and nginx serving the built front end. Each listens on a fixed, non-standard loopback port and
+keeps its log, pid and data under one run directory:
+
+    RUN_DIR/state.json          what `up` started (pid, process start time, port) — `down` reads it
+    RUN_DIR/logs/NAME.log       one log per service
+    RUN_DIR/secrets/            generated passwords (mode 0600); never printed, never on a command line
+    RUN_DIR/pgdata/             the cluster (kept across down/up for a warm start; `down --purge` removes it)
+
+`down` stops exactly the processes `up` recorded, checking each pid's start time so that a reused pid is
+never signalled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from advisor.errors import PerfadvisorError
+
+Echo = Callable[[str], None]
+
+SOURCE_DIR = Path(__file__).resolve().parents[1] / "compose"
+DEFAULT_RUN_DIR = ".perfadvisor/stack"
+SERVICES = ("postgres", "redis", "backend", "worker", "nginx")
+STOP_TIMEOUT_S = 20.0
+BACKEND_READY_TIMEOUT_S = 120.0
+
+
+class StackError(PerfadvisorError):
+    """The sample stack cannot be built, started or stopped (missing tool, busy port, failed service)."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Loopback ports of the native stack; non-standard so they do not collide with real services."""
+
+    postgres: int = 55432
+    redis: int = 56379
+    backend: int = 18080
+    management: int = 18081
+    nginx: int = 18088
+
+    def shifted(self, offset: int) -> Ports:
+        return Ports(**{k: v + offset for k, v in asdict(self).items()})
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """What `up` starts and where.
+
+    scale: seed scale factor (1.0 = 500k orders, 1.5M order items; about 20 s to seed here).
+    build: build the jar / the front end when missing. install: apt-get missing system packages (root only).
+    backend_env: extra environment for the back end (e.g. SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE=10).
+    """
+
+    run_dir: Path = Path(DEFAULT_RUN_DIR)
+    scale: float = 1.0
+    ports: Ports = field(default_factory=Ports)
+    source_dir: Path = SOURCE_DIR
+    build: bool = True
+    install: bool = True
+    backend_env: dict[str, str] = field(default_factory=dict)
+    backend_heap_mb: int = 768
+
+    @property
+    def jar(self) -> Path:
+        return self.source_dir / "backend" / "target" / "shop-backend.jar"
+
+    @property
+    def dist(self) -> Path:
+        return self.source_dir / "frontend" / "dist"
+
+
+@dataclass(frozen=True)
+class Urls:
+    frontend: str
+    api: str
+    actuator: str
+    prometheus: str
+    postgres_dsn: str
+    redis: str
+
+
+def urls(ports: Ports) -> Urls:
+    return Urls(frontend=f"http://127.0.0.1:{ports.nginx}/",
+                api=f"http://127.0.0.1:{ports.backend}/api",
+                actuator=f"http://127.0.0.1:{ports.management}/actuator",
+                prometheus=f"http://127.0.0.1:{ports.management}/actuator/prometheus",
+                postgres_dsn=f"postgresql://postgres@127.0.0.1:{ports.postgres}/shop",
+                redis=f"redis://127.0.0.1:{ports.redis}/0")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Processes
+
+
+def _proc_start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (/proc/PID/stat field 22), or None if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces and parentheses: split after its closing parenthesis.
+    fields = stat[stat.rindex(")") + 2:].split()
+    if fields[0] == "Z":
+        return None
+    return int(fields[19])
+
+
+@dataclass(frozen=True)
+class Proc:
+    """A process `up` started: its pid and start time, so `down` never signals a reused pid."""
+
+    name: str
+    pid: int
+    start_ticks: int
+
+    def alive(self) -> bool:
+        return _proc_start_ticks(self.pid) == self.start_ticks
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = STOP_TIMEOUT_S) -> bool:
+        """Signals the process group the process leads, waits, then SIGKILLs it. True if it had been running."""
+        if not self.alive():
+            return False
+        try:
+            os.killpg(self.pid, sig)
+        except ProcessLookupError:
+            return False
+        deadline = time.monotonic() + timeout_s
+        while self.alive() and time.monotonic() < deadline:
+            _reap(self.pid)
+            time.sleep(0.1)
+        if self.alive():
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            while self.alive() and time.monotonic() < deadline + 5:
+                _reap(self.pid)
+                time.sleep(0.1)
+        _reap(self.pid)
+        return True
+
+
+def _reap(pid: int) -> None:
+    """Collects an exited child of ours (tests run `up` in-process), so it does not linger as a zombie."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _spawn(name: str, argv: list[str], log: Path, env: dict[str, str], cwd: Path | None = None) -> Proc:
+    """Starts argv in its own session (so its whole process group can be stopped), output to log."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+                             cwd=cwd, start_new_session=True)
+    ticks = None
+    for _ in range(50):
+        ticks = _proc_start_ticks(p.pid)
+        if ticks is not None:
+            break
+        time.sleep(0.01)
+    if ticks is None:
+        raise StackError(f"{name} exited at once; see {log}")
+    return Proc(name, p.pid, ticks)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_port(port: int, proc: Proc | None, log: Path, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and not proc.alive():
+            raise StackError(f"{what} exited during start-up; last lines of {log}:\n{_tail(log)}")
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise StackError(f"{what} did not listen on 127.0.0.1:{port} within {timeout_s:.0f} s; see {log}")
+
+
+def _http_get(url: str, timeout_s: float = 3.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as r:  # noqa: S310 (loopback URLs we built)
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Prerequisites
+
+
+@dataclass(frozen=True)
+class Requirement:
+    what: str
+    present: Callable[[], bool]
+    apt: tuple[str, ...]
+    hint: str = ""
+
+
+def _pg_ext(name: str) -> bool:
+    return any(Path(p).exists() for p in
+               (f"/usr/share/postgresql/15/extension/{name}.control",))
+
+
+def requirements(cfg: StackConfig) -> list[Requirement]:
+    """What `up` needs on this machine; the build tools only when something must be built."""
+    reqs = [
+        Requirement("PostgreSQL 15 server", lambda: Path("/usr/lib/postgresql/15/bin/initdb").exists(),
+                    ("postgresql-15",)),
+        Requirement("HypoPG for PostgreSQL 15", lambda: _pg_ext("hypopg"), ("postgresql-15-hypopg",)),
+        Requirement("psql", lambda: shutil.which("psql") is not None, ("postgresql-client-15",)),
+        Requirement("redis-server 7", lambda: shutil.which("redis-server") is not None, ("redis-server",)),
+        Requirement("nginx", lambda: shutil.which("nginx") is not None, ("nginx",)),
+        Requirement("Java 17+", lambda: shutil.which("java") is not None, ("openjdk-17-jre-headless",)),
+    ]
+    if cfg.build and not cfg.jar.exists():
+        reqs.append(Requirement("Maven 3.8+ and a JDK 17", lambda: shutil.which("mvn") is not None
+                                and shutil.which("javac") is not None, ("maven", "openjdk-17-jdk-headless")))
+    if cfg.build and not (cfg.dist / "index.html").exists():
+        reqs.append(Requirement("Node.js 20 and npm", lambda: shutil.which("npm") is not None, (),
+                                "install Node.js 20.19+ with npm (Vite 8 needs it): https://nodejs.org"))
+    return reqs
+
+
+def ensure_requirements(cfg: StackConfig, echo: Echo) -> None:
+    missing = [r for r in requirements(cfg) if not r.present()]
+    if not missing:
+        return
+    apt = sorted({p for r in missing for p in r.apt})
+    can_install = cfg.install and os.geteuid() == 0 and shutil.which("apt-get") is not None and apt
+    if can_install:
+        echo(f"installing missing system packages: {' '.join(apt)}")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        res = subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *apt], env=env,
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True)
+            subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *apt], env=env,
+                           capture_output=True)
+        missing = [r for r in missing if not r.present()]
+    if missing:
+        lines = [f"{r.what}: " + (f"apt-get install {' '.join(r.apt)}" if r.apt else r.hint) for r in missing]
+        raise StackError("missing on this machine (the stack cannot start without it):\n  " + "\n  ".join(lines))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Builds
+
+
+def _run_step(argv: list[str], cwd: Path, log: Path, what: str) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        res = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    if res.returncode != 0:
+        raise StackError(f"{what} failed (exit {res.returncode}); last lines of {log}:\n{_tail(log, 25)}")
+
+
+def build_backend(cfg: StackConfig, echo: Echo, logs: Path, run_tests: bool = False) -> None:
+    backend = cfg.source_dir / "backend"
+    echo(f"building the back end: mvn -q package{'' if run_tests else ' -DskipTests'} (first run downloads "
+         "dependencies, a few minutes)")
+    argv = ["mvn", "-q", "-B", "package"] + ([] if run_tests else ["-DskipTests"])
+    _run_step(argv, backend, logs / "build-backend.log", "mvn package")
+
+
+def build_frontend(cfg: StackConfig, echo: Echo, logs: Path) -> None:
+    front = cfg.source_dir / "frontend"
+    echo("building the front end: npm ci && npm run build")
+    _run_step(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], front, logs / "build-frontend.log",
+              "npm ci")
+    _run_step(["npm", "run", "build"], front, logs / "build-frontend.log", "npm run build")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# State
+
+
+@dataclass
+class State:
+    ports: Ports
+    scale: float
+    procs: dict[str, Proc] = field(default_factory=dict)
+    postgres_datadir: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps({"ports": asdict(self.ports), "scale": self.scale,
+                           "procs": {k: asdict(v) for k, v in self.procs.items()},
+                           "postgres_datadir": self.postgres_datadir}, indent=2)
+
+    @classmethod
+    def load(cls, path: Path) -> State | None:
+        try:
+            raw = json.loads(path.read_text())
+            return cls(ports=Ports(**raw["ports"]), scale=raw["scale"],
+                       procs={k: Proc(**v) for k, v in raw["procs"].items()},
+                       postgres_datadir=raw.get("postgres_datadir"))
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError) as e:
+            raise StackError(f"{path} is unreadable ({e}); stop leftover processes by hand and remove it") from e
+
+
+def _secret(run_dir: Path, name: str) -> str:
+    """A password generated once per run directory, kept in RUN_DIR/secrets/NAME (mode 0600)."""
+    d = run_dir / "secrets"
+    d.mkdir(parents=True, exist_ok=True)
+    os.chmod(d, 0o700)
+    f = d / name
+    if not f.exists():
+        fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(24))
+    return f.read_text().strip()
+
+
+def scram_verifier(password: str, iterations: int = 4096) -> str:
+    """The SCRAM-SHA-256 verifier PostgreSQL stores for `password` (RFC 5802/7677, as pg's scram_build_secret)."""
+    import base64
+    import hashlib
+    import hmac
+
+    salt = os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(hashlib.sha256(client_key).digest())}:{b64(server_key)}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The stack
+
+
+class Stack:
+    """The native sample stack in one run directory. Not thread-safe; one `up` per run directory."""
+
+    def __init__(self, cfg: StackConfig) -> None:
+        self.cfg = replace(cfg, run_dir=Path(cfg.run_dir).resolve(), source_dir=Path(cfg.source_dir).resolve())
+        self.run_dir = self.cfg.run_dir
+        self.logs = self.run_dir / "logs"
+        self.state_file = self.run_dir / "state.json"
+
+    # -- helpers -----------------------------------------------------------------------------------------
+
+    def _save(self, state: State) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(state.to_json())
+        tmp.replace(self.state_file)
+
+    def db_password(self) -> str:
+        return _secret(self.run_dir, "postgres-shop-password")
+
+    def redis_password(self) -> str:
+        return _secret(self.run_dir, "redis-password")
+
+    def _cluster(self, ports: Ports):
+        from advisor.pgcluster import TempCluster
+
+        return TempCluster(self.run_dir / "pgdata", ports.postgres,
+                           extra_conf={"max_connections": "60", "log_min_duration_statement": "-1",
+                                       "track_io_timing": "on"})
+
+    # -- up ----------------------------------------------------------------------------------------------
+
+    def up(self, echo: Echo = print) -> Urls:
+        """Builds what is missing and starts every service; returns their URLs.
+
+        Raises StackError (after stopping what it had started) when a tool is missing, a port is taken or
+        a service fails to start.
+        """
+        cfg = self.cfg
+        started_at = time.monotonic()
+        if not (cfg.source_dir / "backend" / "pom.xml").exists():
+            raise StackError(f"{cfg.source_dir} has no backend/pom.xml: run from a perfadvisor source checkout "
+                             "or pass --source")
+        old = State.load(self.state_file)
+        if old and any(p.alive() for p in old.procs.values()):
+            raise StackError(f"the stack in {self.run_dir} is already running (perfadvisor demo status); "
+                             "run `perfadvisor demo down` first")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(exist_ok=True)
+
+        step = _Steps(echo, 7)
+        step("checking prerequisites")
+        ensure_requirements(cfg, echo)
+        busy = [f"{name} {port}" for name, port in asdict(cfg.ports).items() if not _port_free(port)]
+        if busy:
+            raise StackError(f"ports in use on 127.0.0.1: {', '.join(busy)} (another stack? `perfadvisor demo "
+                             "status`, or choose other ports with --port-offset)")
+
+        step("building what is missing")
+        if cfg.build and not cfg.jar.exists():
+            build_backend(cfg, echo, self.logs)
+        if cfg.build and not (cfg.dist / "index.html").exists():
+            build_frontend(cfg, echo, self.logs)
+        for what, path in (("back-end jar", cfg.jar), ("front-end build", cfg.dist / "index.html")):
+            if not path.exists():
+                raise StackError(f"the {what} is missing ({path}) and --no-build was given")
+
+        state = State(ports=cfg.ports, scale=cfg.scale)
+        try:
+            step(f"postgres on 127.0.0.1:{cfg.ports.postgres}")
+            self._start_postgres(state, echo)
+            step(f"redis on 127.0.0.1:{cfg.ports.redis}")
+            self._start_redis(state)
+            step(f"back end on 127.0.0.1:{cfg.ports.backend} (actuator on {cfg.ports.management})")
+            self._start_backend(state)
+            step("worker")
+            self._start_worker(state)
+            step(f"nginx on 127.0.0.1:{cfg.ports.nginx}")
+            self._start_nginx(state)
+        except BaseException:
+            echo("start-up failed: stopping what was started")
+            self._stop(state, echo=lambda s: None, purge=False)
+            raise
+        echo(f"stack up in {time.monotonic() - started_at:.0f} s; logs in {self.logs}")
+        return urls(cfg.ports)
+
+    def _start_postgres(self, state: State, echo: Echo) -> None:
+        cluster = self._cluster(state.ports)
+        fresh = not (cluster.datadir / "PG_VERSION").exists()
+        cluster.init()
+        if fresh:
+            # The app role authenticates with its password (as in production); the superuser used by
+            # perfadvisor and the seed keeps trust on loopback. First match wins in pg_hba.conf.
+            hba = cluster.datadir / "pg_hba.conf"
+            hba.write_text("host shop shop 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+        state.postgres_datadir = str(cluster.datadir)
+        self._save(state)
+        cluster.start()
+        cluster.wait_ready()
+        seeded = cluster.datadir.parent / "pgdata.seeded"
+        if seeded.exists() and seeded.read_text().strip() == repr(self.cfg.scale):
+            echo(f"  database already seeded at scale {self.cfg.scale}")
+        else:
+            self._seed(cluster, echo)
+            seeded.write_text(repr(self.cfg.scale))
+        # The planted problems are judged from statistics of this run, not of the seed.
+        self._psql(cluster.dsn("shop"), "-c", "SELECT pg_stat_statements_reset()")
+
+    def _psql(self, dsn: str, *args: str, env: dict[str, str] | None = None) -> None:
+        res = subprocess.run(["psql", dsn, "-q", "-X", "-v", "ON_ERROR_STOP=1", *args], capture_output=True,
+                             text=True, env={**os.environ, **(env or {})})
+        if res.returncode != 0:
+            raise StackError(f"psql failed: {res.stderr.strip()[-800:]}")
+
+    def _seed(self, cluster, echo: Echo) -> None:
+        pg = self.cfg.source_dir / "postgres"
+        t0 = time.monotonic()
+        echo(f"  seeding at scale {self.cfg.scale} (SF 1 takes about 20 s)")
+        admin = cluster.dsn("postgres")
+        self._psql(admin, "-c", "DROP DATABASE IF EXISTS shop")
+        # Only the SCRAM verifier is sent, so the password is in no statement, log or pg_stat_statements row.
+        self._psql(admin, "-c", "DROP ROLE IF EXISTS shop")
+        self._psql(admin, "-c", f"CREATE ROLE shop LOGIN PASSWORD '{scram_verifier(self.db_password())}'")
+        self._psql(admin, "-c", "CREATE DATABASE shop OWNER shop")
+        shop_admin = cluster.dsn("shop")
+        self._psql(shop_admin, "-c", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; "
+                                     "CREATE EXTENSION IF NOT EXISTS hypopg")
+        # Tables belong to the app role, as they would in production.
+        role_env = {"PGOPTIONS": "-c role=shop"}
+        for f in ("01-schema.sql", "02-seed.sql", "03-constraints.sql"):
+            self._psql(shop_admin, "-v", f"scale={self.cfg.scale}", "-f", str(pg / f), env=role_env)
+        echo(f"  seeded in {time.monotonic() - t0:.0f} s")
+
+    def _start_redis(self, state: State) -> None:
+        ports = state.ports
+        data = self.run_dir / "redis"
+        data.mkdir(exist_ok=True)
+        base = (self.cfg.source_dir / "redis" / "redis.conf").read_text()
+        conf = self.run_dir / "redis.conf"
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(base.replace("bind 0.0.0.0", "bind 127.0.0.1").replace("port 6379", f"port {ports.redis}"))
+            f.write(f'\ndir "{data}"\ndaemonize no\nrequirepass "{self.redis_password()}"\n')
+        proc = _spawn("redis", ["redis-server", str(conf)], self.logs / "redis.log", dict(os.environ))
+        state.procs["redis"] = proc
+        self._save(state)
+        _wait_port(ports.redis, proc, self.logs / "redis.log", 15, "redis-server")
+
+    def backend_env(self, ports: Ports) -> dict[str, str]:
+        return {
+            "SPRING_DATASOURCE_URL": f"jdbc:postgresql://127.0.0.1:{ports.postgres}/shop?ApplicationName=shop-backend",
+            "SPRING_DATASOURCE_USERNAME": "shop",
+            "SPRING_DATASOURCE_PASSWORD": self.db_password(),
+            "SPRING_DATA_REDIS_HOST": "127.0.0.1",
+            "SPRING_DATA_REDIS_PORT": str(ports.redis),
+            "SPRING_DATA_REDIS_PASSWORD": self.redis_password(),
+            "SERVER_PORT": str(ports.backend),
+            "MANAGEMENT_SERVER_PORT": str(ports.management),
+            **self.cfg.backend_env,
+        }
+
+    def _start_backend(self, state: State) -> None:
+        ports = state.ports
+        env = {**os.environ, **self.backend_env(ports)}
+        argv = ["java", f"-Xmx{self.cfg.backend_heap_mb}m", "-XX:+UseParallelGC", "-jar", str(self.cfg.jar)]
+        log = self.logs / "backend.log"
+        proc = _spawn("backend", argv, log, env, cwd=self.run_dir)
+        state.procs["backend"] = proc
+        self._save(state)
+        ready = f"http://127.0.0.1:{ports.management}/actuator/health/readiness"
+        deadline = time.monotonic() + BACKEND_READY_TIMEOUT_S
+        while True:
+            if not proc.alive():
+                raise StackError(f"the back end exited during start-up; last lines of {log}:\n{_tail(log)}")
+            try:
+                status, _ = _http_get(ready, 2)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise StackError(f"the back end was not ready within {BACKEND_READY_TIMEOUT_S:.0f} s; see {log}")
+            time.sleep(0.5)
+
+    def worker_env(self, ports: Ports) -> dict[str, str]:
+        return {"PGHOST": "127.0.0.1", "PGPORT": str(ports.postgres), "PGDATABASE": "shop", "PGUSER": "shop",
+                "PGPASSWORD": self.db_password(), "SHOP_REDIS_HOST": "127.0.0.1",
+                "SHOP_REDIS_PORT": str(ports.redis), "SHOP_REDIS_PASSWORD": self.redis_password(),
+                "PYTHONUNBUFFERED": "1"}
+
+    def _start_worker(self, state: State) -> None:
+        env = {**os.environ, **self.worker_env(state.ports)}
+        script = self.cfg.source_dir / "worker" / "shop_worker.py"
+        log = self.logs / "worker.log"
+        proc = _spawn("worker", [sys.executable, str(script)], log, env)
+        state.procs["worker"] = proc
+        self._save(state)
+        deadline = time.monotonic() + 20
+        while "consuming" not in _tail(log, 50):
+            if not proc.alive():
+                raise StackError(f"the worker exited during start-up; last lines of {log}:\n{_tail(log)}")
+            if time.monotonic() > deadline:
+                raise StackError(f"the worker did not start consuming within 20 s; see {log}")
+            time.sleep(0.2)
+
+    def nginx_conf(self, ports: Ports) -> str:
+        """A complete nginx.conf around compose/nginx/default.conf.template, everything under the run dir."""
+        server = (self.cfg.source_dir / "nginx" / "default.conf.template").read_text()
+        server = (server.replace("${NGINX_LISTEN}", f"127.0.0.1:{ports.nginx}")
+                  .replace("${NGINX_STATIC_ROOT}", str(self.cfg.dist))
+                  .replace("${NGINX_BACKEND}", f"127.0.0.1:{ports.backend}"))
+        tmp = self.run_dir / "nginx"
+        # As root, workers run as nobody (never as root); they only read the build and write temp files.
+        user = "user nobody nogroup;\n" if os.geteuid() == 0 else ""
+        return (f"{user}worker_processes 1;\ndaemon off;\npid {tmp}/nginx.pid;\n"
+                f"error_log {self.logs}/nginx-error.log warn;\n"
+                "events { worker_connections 1024; }\n"
+                "http {\n"
+                "    include /etc/nginx/mime.types;\n    default_type application/octet-stream;\n"
+                f"    access_log {self.logs}/nginx-access.log;\n"
+                "    sendfile on;\n    keepalive_timeout 65;\n"
+                + "".join(f"    {d}_temp_path {tmp}/{d};\n"
+                          for d in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+                + server + "}\n")
+
+    def _start_nginx(self, state: State) -> None:
+        tmp = self.run_dir / "nginx"
+        tmp.mkdir(exist_ok=True)
+        for d in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (tmp / d).mkdir(exist_ok=True)
+            if os.geteuid() == 0:
+                shutil.chown(tmp / d, "nobody", "nogroup")
+        conf = tmp / "nginx.conf"
+        conf.write_text(self.nginx_conf(state.ports))
+        log = self.logs / "nginx.log"
+        test = subprocess.run(["nginx", "-t", "-q", "-c", str(conf), "-p", str(tmp)], capture_output=True, text=True)
+        if test.returncode != 0:
+            raise StackError(f"nginx rejected {conf}: {test.stderr.strip()}")
+        proc = _spawn("nginx", ["nginx", "-c", str(conf), "-p", str(tmp)], log, dict(os.environ))
+        state.procs["nginx"] = proc
+        self._save(state)
+        _wait_port(state.ports.nginx, proc, log, 10, "nginx")
+
+    # -- down / status -----------------------------------------------------------------------------------
+
+    def down(self, echo: Echo = print, purge: bool = False) -> list[str]:
+        """Stops what `up` started (in reverse order); returns the names of those that were running."""
+        state = State.load(self.state_file)
+        if state is None:
+            echo(f"nothing to stop: no stack state in {self.run_dir}")
+            if purge and self.run_dir.exists():
+                shutil.rmtree(self.run_dir)
+            return []
+        return self._stop(state, echo, purge)
+
+    def _stop(self, state: State, echo: Echo, purge: bool) -> list[str]:
+        stopped = []
+        for name in ("nginx", "worker", "backend", "redis"):
+            proc = state.procs.get(name)
+            if proc and proc.stop(signal.SIGQUIT if name == "nginx" else signal.SIGTERM):
+                stopped.append(name)
+                echo(f"stopped {name} (pid {proc.pid})")
+        if state.postgres_datadir:
+            cluster = self._cluster(state.ports)
+            if cluster.running():
+                cluster.stop()
+                stopped.append("postgres")
+                echo("stopped postgres")
+        state.procs.clear()
+        if purge:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            echo(f"removed {self.run_dir}")
+        else:
+            self._save(State(ports=state.ports, scale=state.scale, postgres_datadir=state.postgres_datadir))
+        return stopped
+
+    def status(self) -> dict:
+        """Each service: running or not, pid, and for the HTTP ones whether they answer."""
+        state = State.load(self.state_file)
+        if state is None:
+            return {"run_dir": str(self.run_dir), "running": False, "services": {}}
+        u = urls(state.ports)
+        services: dict[str, dict] = {}
+        for name in SERVICES:
+            if name == "postgres":
+                up = bool(state.postgres_datadir) and self._cluster(state.ports).running()
+                services[name] = {"running": up, "port": state.ports.postgres, "dsn": u.postgres_dsn}
+                continue
+            proc = state.procs.get(name)
+            services[name] = {"running": bool(proc and proc.alive()), "pid": proc.pid if proc else None}
+        services["redis"]["port"] = state.ports.redis
+        services["backend"].update(port=state.ports.backend, url=u.api,
+                                   ready=_answers(f"{u.actuator}/health/readiness"))
+        services["nginx"].update(port=state.ports.nginx, url=u.frontend, ready=_answers(u.frontend))
+        return {"run_dir": str(self.run_dir), "scale": state.scale,
+                "running": any(s["running"] for s in services.values()), "services": services,
+                "urls": asdict(u), "secrets_dir": str(self.run_dir / "secrets")}
+
+
+def _answers(url: str) -> bool:
+    try:
+        return _http_get(url, 2)[0] == 200
+    except OSError:
+        return False
+
+
+class _Steps:
+    """Prints numbered progress lines with the time each step took."""
+
+    def __init__(self, echo: Echo, total: int) -> None:
+        self.echo, self.total, self.n, self.t = echo, total, 0, time.monotonic()
+
+    def __call__(self, what: str) -> None:
+        self.n += 1
+        self.echo(f"[{self.n}/{self.total}] {what}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# CLI
+
+
+def register_demo_commands(demo) -> None:
+    """Adds `up`, `down` and `status` to the `perfadvisor demo` click group."""
+    import click
+
+    run_dir_opt = click.option("--run-dir", default=lambda: os.environ.get("PERFADVISOR_STACK_DIR", DEFAULT_RUN_DIR),
+                               show_default=DEFAULT_RUN_DIR, type=click.Path(file_okay=False),
+                               help="Where logs, pids, secrets and data live [env PERFADVISOR_STACK_DIR].")
+
+    def _fail(e: PerfadvisorError) -> None:
+        click.echo(f"perfadvisor: error: {e}", err=True)
+        sys.exit(e.exit_code)
+
+    @demo.command("up")
+    @run_dir_opt
+    @click.option("--scale", default=1.0, show_default=True, type=click.FloatRange(min=0.001),
+                  help="Seed scale factor: 1.0 is 500k orders and 1.5M order items.")
+    @click.option("--port-offset", default=0, show_default=True, type=click.IntRange(0, 1000),
+                  help="Added to every port (postgres 55432, redis 56379, backend 18080, actuator 18081, "
+                       "nginx 18088).")
+    @click.option("--source", default=str(SOURCE_DIR), show_default=True, type=click.Path(file_okay=False),
+                  help="The compose/ directory of a perfadvisor checkout.")
+    @click.option("--build/--no-build", default=True, show_default=True,
+                  help="Build the jar and the front end when they are missing.")
+    @click.option("--install/--no-install", default=True, show_default=True,
+                  help="apt-get install missing system packages (as root).")
+    def demo_up(run_dir, scale, port_offset, source, build, install) -> None:
+        """Start the sample shop natively: PostgreSQL, Redis, back end, worker and nginx on loopback."""
+        cfg = StackConfig(run_dir=Path(run_dir), scale=scale, ports=Ports().shifted(port_offset),
+                          source_dir=Path(source), build=build, install=install)
+        try:
+            u = Stack(cfg).up(echo=click.echo)
+        except PerfadvisorError as e:
+            _fail(e)
+            return
+        click.echo(f"  front end   {u.frontend}\n  API         {u.api}\n  prometheus  {u.prometheus}\n"
+                   f"  postgres    {u.postgres_dsn}\n  redis       {u.redis} (password in "
+                   f"{Path(run_dir) / 'secrets' / 'redis-password'})\n"
+                   "stop it with: perfadvisor demo down")
+
+    @demo.command("down")
+    @run_dir_opt
+    @click.option("--purge", is_flag=True, help="Also delete the run directory (database, logs, secrets).")
+    def demo_down(run_dir, purge) -> None:
+        """Stop exactly what `demo up` started."""
+        try:
+            Stack(StackConfig(run_dir=Path(run_dir))).down(echo=click.echo, purge=purge)
+        except PerfadvisorError as e:
+            _fail(e)
+
+    @demo.command("status")
+    @run_dir_opt
+    @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+    def demo_status(run_dir, as_json) -> None:
+        """Show which services of the sample stack run, their ports and URLs. Exit 1 when none runs."""
+        try:
+            st = Stack(StackConfig(run_dir=Path(run_dir))).status()
+        except PerfadvisorError as e:
+            _fail(e)
+            return
+        if as_json:
+            click.echo(json.dumps(st, indent=2))
+        elif not st["services"]:
+            click.echo(f"no stack in {st['run_dir']}")
+        else:
+            for name, s in st["services"].items():
+                extra = " ".join(f"{k}={v}" for k, v in s.items() if k not in ("running",) and v is not None)
+                click.echo(f"{name:<9} {'running' if s['running'] else 'stopped':<8} {extra}")
+        sys.exit(0 if st["running"] else 1)
