@@ -1,0 +1,130 @@
+"""Front-end analyzer: bundle stats (Vite manifest + dist + source maps, webpack stats.json, a directory of
+built files) and the cache/compression headers of the running front end.
+
+Where data comes from: vite.py, webpack.py, dist.py (files, sizes, source maps via sourcemaps.py, imports
+via imports.py), headers.py (HTTP probe). What is concluded: rules.py (FE…), cdn.py (CDN…), diff.py.
+
+Snapshot section (`collect`): {"bundle": Bundle.to_dict() | None, "baseline": Bundle.to_dict() | None,
+"headers": headers.probe(...) | None}. Targets (settings.target("frontend")): bundle (path), url,
+baseline (path).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from advisor.config import Settings
+from advisor.errors import InputFileError
+from analyzers.frontend import cdn, diff, headers, rules
+from analyzers.frontend.model import Bundle
+
+AREA = "frontend"
+
+
+def load_bundle(path: str | Path, compress: bool = True) -> Bundle:
+    """Read any supported build, detected from what `path` holds:
+
+    - a Vite dist/ (.vite/manifest.json or manifest.json), or a project directory with such a dist/;
+    - a webpack stats.json (or a directory holding stats.json, bundle-stats.json, build/bundle-stats.json);
+    - a Vite manifest file itself;
+    - a directory of built JS/CSS files with source maps.
+
+    Raises InputFileError naming the path when it does not exist or holds none of these.
+    """
+    from analyzers.frontend import dist, vite, webpack
+
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(f"bundle {p}: no such file or directory")
+    if p.is_file():
+        if p.name == "manifest.json":
+            build = p.parent.parent if p.parent.name == ".vite" else p.parent
+            return vite.read_vite(build, compress)
+        if p.suffix == ".json":
+            return webpack.read_stats(p, compress)
+        raise InputFileError(f"bundle {p}: expected a webpack stats .json, a Vite manifest.json or a build "
+                             "directory")
+    if vite.find_manifest(p):
+        return vite.read_vite(p, compress)
+    for name in ("stats.json", "bundle-stats.json", "build/bundle-stats.json", "dist/stats.json"):
+        if (p / name).is_file():
+            return webpack.read_stats(p / name, compress)
+    for sub in ("dist", "build"):
+        if (p / sub).is_dir() and vite.find_manifest(p / sub):
+            return vite.read_vite(p / sub, compress)
+    if any(p.rglob("*.js")):
+        return dist.read_files(p, compress)
+    raise InputFileError(f"bundle {p}: no Vite manifest, webpack stats.json or built .js files found in it")
+
+
+def configured(settings: Settings) -> str | None:
+    t = settings.target(AREA)
+    if t.get("bundle") or t.get("url"):
+        return None
+    return "not configured (give --bundle PATH and/or --frontend-url URL, or [targets.frontend])"
+
+
+def collect(settings: Settings) -> dict[str, Any]:
+    """The snapshot section. Raises InputFileError for an unreadable build and TargetError for a URL that
+    is not loopback or does not answer (when no bundle is given; with a bundle the probe error is kept in
+    the section and reported as a note)."""
+    t = settings.target(AREA)
+    section: dict[str, Any] = {"bundle": None, "baseline": None, "headers": None}
+    bundle = None
+    if t.get("bundle"):
+        bundle = load_bundle(t["bundle"])
+        section["bundle"] = bundle.to_dict()
+    if t.get("baseline"):
+        section["baseline"] = load_bundle(t["baseline"]).to_dict()
+    if t.get("url"):
+        timeout = float(t.get("timeout_s", headers.DEFAULT_TIMEOUT_S))
+        if bundle is None:
+            section["headers"] = headers.probe(t["url"], None, timeout)
+        else:
+            try:
+                section["headers"] = headers.probe(t["url"], bundle, timeout)
+            except Exception as e:  # a TargetError: keep the bundle analysis, say what failed
+                section["headers"] = {"url": t["url"], "status": "error", "error": str(e)}
+    return section
+
+
+def target_info(section: dict[str, Any]) -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    if section.get("bundle"):
+        b = Bundle.from_dict(section["bundle"])
+        info["bundle"] = b.source
+        info["bundler"] = f"{b.bundler.get('name')} {b.bundler.get('version') or '(version unknown)'}"
+        info["initial_js_gzip_bytes"] = rules.initial_gzip(b)[0]
+        info["chunks"] = len(b.chunks)
+    if section.get("headers"):
+        info["url"] = section["headers"].get("url")
+        if section["headers"].get("status") == "error":
+            info["probe_error"] = section["headers"].get("error")
+    return info
+
+
+def analyze(section: dict[str, Any], settings: Settings):
+    from advisor.pipeline import AreaResult
+
+    result = AreaResult()
+    bundle = Bundle.from_dict(section["bundle"]) if section.get("bundle") else None
+    if bundle is not None:
+        result.findings.extend(rules.run(bundle, settings))
+        result.notes.extend(bundle.notes)
+        result.coverage["bundle"] = {
+            "bundler": bundle.bundler, "chunks": len(bundle.chunks),
+            "initial_js_gzip_bytes": rules.initial_gzip(bundle)[0],
+            "modules_attributed": sum(1 for m in bundle.modules if m.measure == "sourcemap"),
+            "routes": [r.to_dict() for r in bundle.routes]}
+    if section.get("baseline") and bundle is not None:
+        d = diff.diff(Bundle.from_dict(section["baseline"]), bundle)
+        result.coverage["bundle_diff"] = d
+        result.notes.append(diff.one_line(d))
+    h = section.get("headers")
+    if h:
+        if h.get("status") == "error":
+            result.notes.append(f"front-end headers not probed: {h.get('error')}")
+        else:
+            result.findings.extend(cdn.run(h, settings))
+    return result

@@ -16,8 +16,8 @@ from typing import Any
 from analyzers.frontend import imports as imports_mod
 from analyzers.frontend import sourcemaps
 from analyzers.frontend.model import (
-    Bundle,
     BuiltFile,
+    Bundle,
     Chunk,
     Module,
     brotli_size,

@@ -22,7 +22,16 @@ import ijson
 from advisor.errors import InputFileError
 from analyzers.frontend import dist
 from analyzers.frontend.imports import node_of
-from analyzers.frontend.model import Bundle, BuiltFile, Chunk, Import, Module, file_kind, package_of, strip_hash
+from analyzers.frontend.model import (
+    BuiltFile,
+    Bundle,
+    Chunk,
+    Import,
+    Module,
+    file_kind,
+    package_of,
+    strip_hash,
+)
 
 # webpack's own warning limits: performance.maxAssetSize and maxEntrypointSize, default 250000 bytes
 # (https://webpack.js.org/configuration/performance/).

@@ -1,0 +1,447 @@
+"""The FE… rules: pure functions of a normalized Bundle (model.py) and Settings, each returning findings.
+
+Every threshold is a named constant with its source beside it and can be overridden in perfadvisor.toml
+under [thresholds.frontend] with the name given in each rule's docstring (see docs/rules/FE00N.md).
+Sizes are bytes; "gzip" sizes are measured on the real files (model.GZIP_LEVEL) unless said "estimated".
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from advisor.config import Settings
+from advisor.model import Finding
+from analyzers.frontend import advice, graph
+from analyzers.frontend.imports import node_of
+from analyzers.frontend.model import Bundle, package_uses
+
+AREA = "frontend"
+
+# Alex Russell, "Can You Afford It?: Real-world Web Performance Budgets" (2017): ~170 KB of gzipped
+# critical-path JavaScript for a 5 s time-to-interactive on a median phone over 3G; the same figure is used
+# by web.dev's "Performance budgets 101". Threshold name: initial_js_budget_gzip_bytes.
+INITIAL_JS_BUDGET_GZIP_BYTES = 170_000
+# A split is worth a request when it saves at least one initial TCP congestion window: 10 segments of
+# 1460 bytes (RFC 6928). Threshold name: min_split_saving_gzip_bytes.
+MIN_SPLIT_SAVING_GZIP_BYTES = 14_600
+# perfadvisor's severity step (a convention, not a measurement): a saving of 50 KB gzip or more is "high".
+HIGH_SAVING_GZIP_BYTES = 50_000
+# When the built files are not available, minified JS is assumed to gzip to 30% of its size (a rule of
+# thumb; the fixtures here measure 30–33%). Used only with confidence "estimated".
+ASSUMED_GZIP_RATIO = 0.30
+# A package copy duplicated below this many minified bytes is reported at severity "low" (perfadvisor's
+# convention). Threshold name: duplicate_medium_bytes.
+DUPLICATE_MEDIUM_BYTES = 10_000
+# CommonJS packages in the initial load are reported from this many minified bytes (perfadvisor's
+# convention: below it the loss from blocked tree-shaking is negligible). Threshold name:
+# tree_shaking_min_bytes.
+TREE_SHAKING_MIN_BYTES = 10_000
+
+# Heavy packages and their lighter alternatives. Sizes of the alternatives are the figures their
+# maintainers publish (not measured here); the heavy package's own size is measured in the bundle.
+HEAVY_PACKAGES: dict[str, dict[str, Any]] = {
+    "moment": {
+        "alternative": "dayjs (same API style) or date-fns (import only the functions used)",
+        "alternative_gzip_bytes": 2_000,
+        "alternative_source": "dayjs README: \"Fast 2kB alternative to Moment.js with the same modern API\"",
+        "snippet": "-import moment from \"moment\";\n+import dayjs from \"dayjs\";\n"
+                   "-moment().subtract(1, \"days\").format(\"YYYY-MM-DD\")\n"
+                   "+dayjs().subtract(1, \"day\").format(\"YYYY-MM-DD\")",
+        "references": ("https://momentjs.com/docs/#/-project-status/", "https://day.js.org/"),
+    },
+    "lodash": {
+        "alternative": "per-method imports (`import sortBy from \"lodash/sortBy\"`) or lodash-es",
+        "alternative_gzip_bytes": None,
+        "alternative_source": "lodash's per-method modules include only the functions imported; the size "
+                              "depends on which are used",
+        "snippet": "-import _ from \"lodash\";\n-_.sortBy(rows, \"n\")\n"
+                   "+import sortBy from \"lodash/sortBy\";\n+sortBy(rows, \"n\")",
+        "references": ("https://lodash.com/per-method-packages",),
+        # only the monolithic CommonJS build is heavy; lodash/sortBy.js etc. are fine
+        "module": "lodash.js",
+    },
+    "underscore": {
+        "alternative": "native Array/Object methods, or per-method lodash imports",
+        "alternative_gzip_bytes": 0,
+        "alternative_source": "native methods ship with the browser",
+        "snippet": "-import _ from \"underscore\";\n-_.uniq(xs)\n+[...new Set(xs)]",
+        "references": ("https://youmightnotneed.com/lodash",),
+    },
+    "jquery": {
+        "alternative": "native DOM APIs (querySelector, fetch, classList)",
+        "alternative_gzip_bytes": 0,
+        "alternative_source": "native APIs ship with the browser",
+        "snippet": "-$(\".item\").addClass(\"on\")\n+document.querySelectorAll(\".item\").forEach((e) => "
+                   "e.classList.add(\"on\"))",
+        "references": ("https://youmightnotneedjquery.com/",),
+    },
+    "moment-timezone": {
+        "alternative": "Intl.DateTimeFormat with timeZone, or dayjs with its timezone plugin",
+        "alternative_gzip_bytes": 0,
+        "alternative_source": "Intl ships with the browser",
+        "snippet": "+new Intl.DateTimeFormat(\"en-GB\", { timeZone: \"Europe/Berlin\" }).format(date)",
+        "references": ("https://momentjs.com/docs/#/-project-status/",),
+    },
+}
+
+
+def _t(settings: Settings, name: str, default: Any) -> Any:
+    return settings.threshold(AREA, name, default)
+
+
+def _gzip_est(bundle: Bundle, raw: int) -> tuple[int, str]:
+    ratio = graph.gzip_ratio(bundle)
+    if ratio is None:
+        return int(raw * ASSUMED_GZIP_RATIO), f"assumed gzip ratio {ASSUMED_GZIP_RATIO}"
+    return int(raw * ratio), f"initial JS's measured gzip ratio {ratio:.2f}"
+
+
+def initial_gzip(bundle: Bundle) -> tuple[int, bool]:
+    """(initial JS gzip bytes, measured?) — estimated from raw bytes when the files were not on disk."""
+    gz = bundle.initial_bytes("js", "gzip_bytes")
+    if gz:
+        return gz, True
+    return int(bundle.initial_bytes("js", "raw_bytes") * ASSUMED_GZIP_RATIO), False
+
+
+def _initial_table(bundle: Bundle) -> list[dict[str, Any]]:
+    rows = []
+    for c in bundle.chunks:
+        if c.initial:
+            rows.append({"chunk": c.key, "files": ", ".join(f for f in c.files if f.endswith(".js")),
+                         "raw_bytes": bundle.chunk_size(c, "js", "raw_bytes"),
+                         "gzip_bytes": bundle.chunk_size(c, "js", "gzip_bytes"),
+                         "brotli_bytes": bundle.chunk_size(c, "js", "brotli_bytes")})
+    return rows
+
+
+def _top_initial_packages(bundle: Bundle, n: int = 8) -> list[dict[str, Any]]:
+    initial = {c.key for c in bundle.chunks if c.initial}
+    rows = []
+    for u in package_uses(bundle):
+        b = sum(v for k, v in u.bytes_by_chunk.items() if k in initial)
+        if b:
+            rows.append({"package": u.name, "version": u.version, "minified_bytes": b})
+    return sorted(rows, key=lambda r: -r["minified_bytes"])[:n]
+
+
+def fe001_initial_js_budget(bundle: Bundle, settings: Settings) -> list[Finding]:
+    """FE001 initial-js-budget: the JS every first page load downloads exceeds the budget
+    (`initial_js_budget_gzip_bytes`, default INITIAL_JS_BUDGET_GZIP_BYTES, gzip)."""
+    budget = _t(settings, "initial_js_budget_gzip_bytes", INITIAL_JS_BUDGET_GZIP_BYTES)
+    gz, measured = initial_gzip(bundle)
+    if gz <= budget:
+        return []
+    severity = "high" if gz > 2 * budget else "medium"
+    return [Finding(
+        rule="FE001", name="initial-js-budget", area=AREA, severity=severity,
+        confidence="verified" if measured else "estimated",
+        title=f"Initial JavaScript is {gz / 1000:.0f} KB gzip, over the {budget / 1000:.0f} KB budget",
+        detail=(f"Every first visit downloads, parses and runs {gz:,} bytes of gzip-compressed JavaScript "
+                f"({bundle.initial_bytes('js', 'raw_bytes'):,} bytes minified) before the page is interactive. "
+                f"The budget of {budget:,} bytes comes from Alex Russell's 'Can You Afford It?' (a 5 s "
+                "time-to-interactive on a median phone). The findings on lazy routes, heavy and duplicated "
+                "packages below say what to move out."),
+        key="initial-js",
+        evidence={"initial_chunks": _initial_table(bundle), "largest_packages": _top_initial_packages(bundle),
+                  "budget_gzip_bytes": budget, "measured": measured},
+        impact={"metric": "initial_js_gzip_bytes", "before": gz, "after": budget},
+        action={"kind": "code_change", "summary": "Split routes and heavy libraries out of the entry chunk "
+                "(see the FE002/FE003 findings), then re-check with perfadvisor bundle-diff."},
+        references=("https://infrequently.org/2017/10/can-you-afford-it-real-world-web-performance-budgets/",
+                    "https://web.dev/articles/performance-budgets-101"),
+    )]
+
+
+def fe002_lazy_route(bundle: Bundle, settings: Settings) -> list[Finding]:
+    """FE002 lazy-route: a route/page component imported statically into the initial load whose
+    exclusive bytes (what only it pulls in) are at least `min_split_saving_gzip_bytes` gzip (estimated)."""
+    min_saving = _t(settings, "min_split_saving_gzip_bytes", MIN_SPLIT_SAVING_GZIP_BYTES)
+    init_bytes = graph.node_bytes(bundle, initial_only=True)
+    edges = graph.static_edges(bundle)
+    starts = graph.roots(bundle)
+    everything = graph.reach(starts, edges) & set(init_bytes)
+    gz_total, _ = initial_gzip(bundle)
+    out = []
+    for r in bundle.routes:
+        comp = r.component
+        if r.lazy or comp not in init_bytes or comp in starts or r.path == "/":
+            continue
+        ch = graph.chain(starts, comp, edges)
+        if ch is None:
+            continue
+        stays = graph.reach(starts, edges, exclude={comp}) & set(init_bytes)
+        leaving = sorted(everything - stays, key=lambda n: -init_bytes.get(n, 0))
+        raw = sum(init_bytes.get(n, 0) for n in leaving)
+        gz, basis = _gzip_est(bundle, raw)
+        if gz < min_saving:
+            continue
+        importer = ch[-2] if len(ch) > 1 else ch[0]
+        spec = next((i.specifier for i in bundle.imports if i.importer == importer and i.imported == comp
+                     and i.kind == "static"), "./" + comp.rsplit("/", 1)[-1])
+        label = r.path or comp
+        out.append(Finding(
+            rule="FE002", name="lazy-route", area=AREA,
+            severity="high" if gz >= HIGH_SAVING_GZIP_BYTES else "medium", confidence="estimated",
+            title=f"Route {label} is in the initial load; lazy-loading it would save ~{gz / 1000:.0f} KB gzip",
+            detail=(f"{comp} is imported statically ({' → '.join(ch)}), so it and everything only it "
+                    f"imports ({', '.join(leaving[:5])}{' …' if len(leaving) > 5 else ''}) download on every "
+                    f"first visit. Loading it with React.lazy would take an estimated {raw:,} minified bytes "
+                    f"(~{gz:,} gzip, from {basis}) out of the initial load. Estimate: modules still reachable "
+                    "from the entry without this route stay."),
+            key=comp,
+            evidence={"route": r.path, "component": comp, "detected_by": r.how, "import_chain": ch,
+                      "leaves_initial_load": [{"module": n, "minified_bytes": init_bytes.get(n, 0)}
+                                              for n in leaving[:15]],
+                      "estimated_saving_bytes": raw, "estimated_saving_gzip_bytes": gz},
+            impact={"metric": "initial_js_gzip_bytes", "before": gz_total, "after": max(0, gz_total - gz)},
+            action={"kind": "code_change", "file": importer,
+                    "snippet": advice.lazy_route(importer, spec, comp)},
+            references=("https://react.dev/reference/react/lazy",),
+        ))
+    return out
+
+
+def fe003_heavy_package(bundle: Bundle, settings: Settings) -> list[Finding]:
+    """FE003 heavy-package: a package from HEAVY_PACKAGES in the initial load, with its measured size and
+    the published size of the lighter alternative."""
+    initial = {c.key for c in bundle.chunks if c.initial}
+    out = []
+    for u in package_uses(bundle):
+        info = HEAVY_PACKAGES.get(u.name)
+        if info is None:
+            continue
+        mods = [m for m in bundle.modules if m.package_path == u.install_path and m.chunk in initial]
+        if info.get("module"):
+            mods = [m for m in mods if m.path.endswith("/" + info["module"])]
+        raw = sum(m.bytes for m in mods)
+        if not raw:
+            continue
+        gz, basis = _gzip_est(bundle, raw)
+        locales = [m for m in mods if "/locale/" in m.path]
+        alt_gz = info["alternative_gzip_bytes"]
+        snippet = info["snippet"]
+        extra = ""
+        if u.name == "moment" and locales and bundle.bundler.get("name") == "webpack":
+            loc = sum(m.bytes for m in locales)
+            extra = (f" {len(locales)} locale files ({loc:,} bytes) come with it through webpack's context "
+                     "module; until it is replaced, drop them with IgnorePlugin.")
+            snippet += ("\n\n// webpack.config.js, until moment is gone:\nplugins: [\n  new webpack.IgnorePlugin("
+                        "{ resourceRegExp: /^\\.\\/locale$/, contextRegExp: /moment$/ }),\n]")
+        alt_text = (f"{info['alternative']} (~{alt_gz:,} bytes gzip per {info['alternative_source']})"
+                    if alt_gz else f"{info['alternative']} ({info['alternative_source']})")
+        out.append(Finding(
+            rule="FE003", name="heavy-package", area=AREA,
+            severity="high" if gz >= HIGH_SAVING_GZIP_BYTES else "medium", confidence="estimated",
+            title=f"{u.name}{'@' + u.version if u.version else ''} adds {raw / 1000:.0f} KB "
+                  f"(~{gz / 1000:.0f} KB gzip) to the initial load; use {info['alternative'].split(' (')[0]}",
+            detail=(f"{u.name} is {raw:,} minified bytes in the initial chunks (measured through source "
+                    f"maps; gzip ~{gz:,} bytes from {basis}). Lighter: {alt_text}.{extra}"),
+            key=u.install_path,
+            evidence={"package": u.name, "version": u.version, "install_path": u.install_path,
+                      "minified_bytes": raw, "estimated_gzip_bytes": gz,
+                      "alternative": info["alternative"], "alternative_gzip_bytes": alt_gz,
+                      "alternative_size_source": info["alternative_source"],
+                      "locale_files": len(locales)},
+            impact={"metric": "initial_js_gzip_bytes", "before": gz, "after": alt_gz or 0},
+            action={"kind": "code_change", "snippet": snippet},
+            references=info["references"],
+        ))
+    return out
+
+
+def fe004_duplicate_package(bundle: Bundle, settings: Settings) -> list[Finding]:
+    """FE004 duplicate-package: one package installed and bundled in several copies (versions), or one
+    module bundled into several chunks. Severity medium from `duplicate_medium_bytes` wasted bytes."""
+    medium = _t(settings, "duplicate_medium_bytes", DUPLICATE_MEDIUM_BYTES)
+    out = []
+    by_name: dict[str, list] = defaultdict(list)
+    for u in package_uses(bundle):
+        by_name[u.name].append(u)
+    for name, uses in sorted(by_name.items()):
+        if len(uses) < 2:
+            continue
+        uses = sorted(uses, key=lambda u: -u.bytes)
+        wasted = sum(u.bytes for u in uses[1:])
+        versions = [u.version or "?" for u in uses]
+        keep = uses[0].version
+        out.append(Finding(
+            rule="FE004", name="duplicate-package", area=AREA,
+            severity="medium" if wasted >= medium else "low", confidence="verified",
+            title=f"{name} is bundled {len(uses)} times ({', '.join(versions)})",
+            detail=(f"The bundle holds {len(uses)} copies of {name}: "
+                    + "; ".join(f"{u.install_path} ({u.version or 'version unknown'}, {u.bytes:,} bytes)"
+                                for u in uses)
+                    + f". {wasted:,} bytes would go if one version served every importer. Check that the "
+                      "importers accept the kept version before forcing it."),
+            key=f"versions:{name}",
+            evidence={"copies": [{"install_path": u.install_path, "version": u.version,
+                                  "minified_bytes": u.bytes, "chunks": ", ".join(sorted(u.bytes_by_chunk))}
+                                 for u in uses],
+                      "wasted_bytes": wasted},
+            impact={"metric": "bundle_minified_bytes", "before": sum(u.bytes for u in uses),
+                    "after": uses[0].bytes},
+            action={"kind": "config", "file": "package.json",
+                    "snippet": ("{\n  \"overrides\": {\n    \"" + name + "\": \"" + (keep or "<version>") +
+                                "\"\n  }\n}\n// then: npm install && npm dedupe   (yarn: \"resolutions\"; "
+                                "pnpm: \"pnpm.overrides\")")},
+            references=("https://docs.npmjs.com/cli/configuring-npm/package-json#overrides",),
+        ))
+    # the same module in several chunks
+    chunks_of: dict[str, dict[str, int]] = defaultdict(dict)
+    for m in bundle.modules:
+        if not m.path.startswith(("[", "(")):
+            chunks_of[m.path][m.chunk] = m.bytes
+    per_pkg: dict[str, dict[str, Any]] = {}
+    for path, ch in chunks_of.items():
+        if len(ch) < 2:
+            continue
+        node = node_of(path)
+        e = per_pkg.setdefault(node, {"chunks": set(), "wasted": 0})
+        e["chunks"].update(ch)
+        e["wasted"] += sum(ch.values()) - max(ch.values())
+    for node, e in sorted(per_pkg.items()):
+        out.append(Finding(
+            rule="FE004", name="duplicate-package", area=AREA,
+            severity="medium" if e["wasted"] >= medium else "low", confidence="verified",
+            title=f"{node} is duplicated across {len(e['chunks'])} chunks",
+            detail=(f"Modules of {node} are bundled into each of {', '.join(sorted(e['chunks']))}; a user "
+                    f"who loads them downloads {e['wasted']:,} bytes twice. Move it into a shared chunk."),
+            key=f"chunks:{node}",
+            evidence={"module_group": node, "chunks": sorted(e["chunks"]), "wasted_bytes": e["wasted"]},
+            impact={"metric": "bundle_minified_bytes", "before": e["wasted"], "after": 0},
+            action=_split_action(bundle, {node.rsplit("/", 1)[-1]: [node.split("node_modules/")[-1]]}),
+        ))
+    return out
+
+
+def _split_action(bundle: Bundle, groups: dict[str, list[str]]) -> dict[str, Any]:
+    file, snippet = advice.split_packages(bundle.bundler, groups)
+    return {"kind": "config", "file": file, "snippet": snippet}
+
+
+def fe005_oversized_chunk(bundle: Bundle, settings: Settings) -> list[Finding]:
+    """FE005 oversized-chunk: a JS chunk over the bundler's own warning limit (Vite
+    chunkSizeWarningLimit 500 kB, webpack performance.maxAssetSize 250000 bytes; minified, uncompressed).
+    Threshold name: chunk_warning_bytes (default: the bundler's)."""
+    limit = _t(settings, "chunk_warning_bytes", int(bundle.limits.get("chunk_warning_bytes") or 500_000))
+    out = []
+    for c in bundle.chunks:
+        raw = bundle.chunk_size(c, "js", "raw_bytes")
+        if raw <= limit:
+            continue
+        pkgs = sorted(((u.name, u.bytes_by_chunk.get(c.key, 0)) for u in package_uses(bundle)
+                       if u.bytes_by_chunk.get(c.key)), key=lambda x: -x[1])
+        top = [p for p, b in pkgs[:3] if b >= limit * 0.1] or [p for p, _ in pkgs[:1]]
+        groups = {p.replace("@", "").replace("/", "-"): [p] for p in top}
+        action = _split_action(bundle, groups) if groups else {"kind": "none"}
+        bname = f"{bundle.bundler.get('name')} {bundle.bundler.get('version') or ''}".strip()
+        out.append(Finding(
+            rule="FE005", name="oversized-chunk", area=AREA,
+            severity="medium" if c.initial else "low", confidence="verified",
+            title=f"Chunk {c.key} is {raw / 1000:.0f} KB, over {bname}'s {limit / 1000:.0f} KB warning limit",
+            detail=(f"{', '.join(f for f in c.files if f.endswith('.js'))} is {raw:,} bytes minified "
+                    f"({bundle.chunk_size(c, 'js', 'gzip_bytes'):,} gzip). Its largest packages: "
+                    + ", ".join(f"{p} {b:,} B" for p, b in pkgs[:5])
+                    + ". Splitting them into their own chunks lets the browser cache them across deploys and "
+                      "download them in parallel."),
+            key=c.key,
+            evidence={"chunk": c.key, "initial": c.initial, "raw_bytes": raw,
+                      "gzip_bytes": bundle.chunk_size(c, "js", "gzip_bytes"), "limit_bytes": limit,
+                      "largest_packages": [{"package": p, "minified_bytes": b} for p, b in pkgs[:8]]},
+            impact=None, action=action,
+            references=("https://vite.dev/config/build-options#build-chunksizewarninglimit",
+                        "https://webpack.js.org/configuration/performance/"),
+        ))
+    return out
+
+
+def fe006_defeated_dynamic_import(bundle: Bundle, settings: Settings) -> list[Finding]:
+    """FE006 defeated-dynamic-import: a module imported with import() somewhere and statically elsewhere,
+    so the bundler cannot split it out (Vite warns "dynamic import will not move module into another
+    chunk"); reported when the module sits in an initial chunk."""
+    init_bytes = graph.node_bytes(bundle, initial_only=True)
+    dyn: dict[str, set[str]] = defaultdict(set)
+    stat: dict[str, set[str]] = defaultdict(set)
+    for i in bundle.imports:
+        (dyn if i.kind == "dynamic" else stat)[i.imported].add(i.importer)
+    out = []
+    for node in sorted(set(dyn) & set(stat)):
+        if node not in init_bytes:
+            continue
+        statics, dynamics = sorted(stat[node]), sorted(dyn[node])
+        out.append(Finding(
+            rule="FE006", name="defeated-dynamic-import", area=AREA, severity="low", confidence="heuristic",
+            title=f"import() of {node} is defeated by a static import",
+            detail=(f"{', '.join(dynamics)} load {node} with import(), but {', '.join(statics)} import it "
+                    f"statically, so its {init_bytes[node]:,} bytes stay in the initial load and the "
+                    "dynamic import splits nothing. Import it dynamically everywhere, or drop the import()."),
+            key=node,
+            evidence={"module": node, "dynamic_importers": dynamics, "static_importers": statics,
+                      "minified_bytes": init_bytes[node],
+                      "graph_source": "import statements in the source maps' sourcesContent (lexical scan)"},
+            action={"kind": "code_change", "file": statics[0],
+                    "snippet": f"// {statics[0]}: replace the static import of {node} with\n"
+                               f"const mod = await import(\"{node}\");   // or move its use behind the "
+                               "lazily loaded route"},
+        ))
+    return out
+
+
+def fe007_tree_shaking_blocked(bundle: Bundle, settings: Settings) -> list[Finding]:
+    """FE007 tree-shaking-blocked: packages in the initial load that webpack reports as CommonJS
+    (optimizationBailout "CommonJS bailout" / "Module is not an ECMAScript module") and that weigh at
+    least `tree_shaking_min_bytes` minified bytes there; or a package without a sideEffects flag."""
+    min_bytes = _t(settings, "tree_shaking_min_bytes", TREE_SHAKING_MIN_BYTES)
+    if not bundle.bailouts:
+        return []
+    initial = {c.key for c in bundle.chunks if c.initial}
+    by_pkg: dict[str, list[dict]] = defaultdict(list)
+    for b in bundle.bailouts:
+        if b.get("package_path"):
+            by_pkg[b["package_path"]].append(b)
+    sizes: dict[str, int] = defaultdict(int)
+    for m in bundle.modules:
+        if m.package_path and m.chunk in initial:
+            sizes[m.package_path] += m.bytes
+    out = []
+    for ip, bs in sorted(by_pkg.items()):
+        if sizes.get(ip, 0) < min_bytes:
+            continue
+        info = bundle.packages.get(ip, {})
+        name = info.get("name") or ip.rsplit("node_modules/", 1)[-1]
+        esm_alt = {"lodash": "lodash-es"}.get(name)
+        reason = bs[0]["reasons"][0]
+        out.append(Finding(
+            rule="FE007", name="tree-shaking-blocked", area=AREA, severity="low", confidence="verified",
+            title=f"{name} cannot be tree-shaken: webpack bails out on it as CommonJS",
+            detail=(f"{sizes[ip]:,} minified bytes of {name} are in the initial load whole, because webpack "
+                    f"cannot drop unused exports of a CommonJS module (\"{reason}\"). "
+                    + (f"Use its ES-module build {esm_alt}. " if esm_alt else
+                       "Prefer an ES-module build of it, or import only the files you need. ")
+                    + ("Its package.json has no \"sideEffects\" flag either." if info and
+                       info.get("side_effects") is None else "")),
+            key=ip,
+            evidence={"package": name, "install_path": ip, "initial_minified_bytes": sizes[ip],
+                      "bailouts": [{"module": b["module"], "reason": "; ".join(b["reasons"])} for b in bs[:5]],
+                      "side_effects_flag": info.get("side_effects")},
+            action={"kind": "code_change",
+                    "snippet": (f"-import _ from \"{name}\";\n+import {{ sortBy }} from \"{esm_alt}\";"
+                                if esm_alt else f"// import the ES-module entry of {name}, or only the "
+                                "submodules you use")},
+            references=("https://webpack.js.org/guides/tree-shaking/",),
+        ))
+    return out
+
+
+FE_RULES = (fe001_initial_js_budget, fe002_lazy_route, fe003_heavy_package, fe004_duplicate_package,
+            fe005_oversized_chunk, fe006_defeated_dynamic_import, fe007_tree_shaking_blocked)
+
+
+def run(bundle: Bundle, settings: Settings) -> list[Finding]:
+    """All FE rules on one bundle."""
+    out: list[Finding] = []
+    for rule in FE_RULES:
+        out.extend(rule(bundle, settings))
+    return out
