@@ -108,6 +108,27 @@ from advisor.stack import register_demo_commands  # noqa: E402
 register_demo_commands(demo)
 
 
+@cli.command("bundle-diff")
+@click.argument("old", type=click.Path(exists=True))
+@click.argument("new", type=click.Path(exists=True))
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Write bundle-diff.md and bundle-diff.json here [default: print Markdown only].")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON instead of the Markdown.")
+@click.option("--fail-on-increase", metavar="N%", default=None,
+              help="Exit 1 when initial JS (gzip) grows by more than N percent, e.g. 5%.")
+def bundle_diff(old, new, out_dir, as_json, fail_on_increase) -> None:
+    """Compare two front-end builds (Vite dist/, webpack stats.json or built files): per-chunk and
+    per-package deltas, matched across hashed file names, and the change in initial-load bytes."""
+    from analyzers.frontend import cli as fecli
+
+    try:
+        code = fecli.bundle_diff(old, new, out_dir, as_json, fail_on_increase, echo=click.echo)
+    except PerfadvisorError as e:
+        _fail(str(e), e.exit_code)
+        return
+    sys.exit(code)
+
+
 def main() -> None:
     cli(prog_name="perfadvisor")
 

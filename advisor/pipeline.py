@@ -26,7 +26,7 @@ from advisor.model import REPORT_SCHEMA_VERSION, Finding, new_snapshot, rank, su
 
 # Modules, in the order they run. Each is imported lazily so one analyzer's optional dependency does not
 # stop the others.
-ANALYZERS = ("analyzers.postgres",)
+ANALYZERS = ("analyzers.postgres", "analyzers.frontend")
 
 
 @dataclass
