@@ -16,7 +16,3 @@ def write_all(report: dict[str, Any], out_dir: Path) -> None:
     (out_dir / "report.html").write_text(html.render(report), encoding="utf-8")
     (out_dir / "report.sarif").write_text(json.dumps(sarif.render(report), indent=2), encoding="utf-8")
 
-
-def schema_path() -> Path:
-    """docs/report.schema.json, installed as reports/schema/report.schema.json."""
-    return Path(__file__).parent / "schema" / "report.schema.json"

@@ -6,6 +6,10 @@ from typing import Any
 
 from advisor.config import Settings
 
+# Import the submodule first: importing it binds `analyzers.postgres.collect` to the module, and the
+# function defined below must win that name (the analyzer contract calls `collect(settings)`).
+from analyzers.postgres import collect as _collect_module  # noqa: E402,I001
+
 AREA = "postgres"
 
 
@@ -15,9 +19,8 @@ def configured(settings: Settings) -> str | None:
     return None
 
 
-def collect(settings: Settings) -> dict[str, Any]:
-    from analyzers.postgres.collect import collect as _collect
-    return _collect(settings)
+def collect(settings: Settings) -> dict[str, Any]:  # noqa: F811
+    return _collect_module.collect(settings)
 
 
 def target_info(section: dict[str, Any]) -> dict[str, Any]:
