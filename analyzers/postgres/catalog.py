@@ -89,7 +89,8 @@ SERVER_SQL = M + """
 SELECT current_setting('server_version') AS server_version,
        current_setting('server_version_num')::int AS server_version_num,
        current_database() AS database, current_user AS role,
-       current_setting('shared_preload_libraries') AS shared_preload_libraries,
+       CASE WHEN pg_has_role(current_user, 'pg_read_all_settings', 'USAGE')
+            THEN current_setting('shared_preload_libraries') END AS shared_preload_libraries,
        pg_postmaster_start_time()::text AS postmaster_start_time,
        (SELECT stats_reset::text FROM pg_stat_database WHERE datname = current_database()) AS database_stats_reset,
        pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS can_read_all_stats,

@@ -72,10 +72,11 @@ def _first_line(e: Exception) -> str:
 
 def check_pg_stat_statements(conn: psycopg.Connection, server: dict[str, Any], shown_dsn: str) -> None:
     """Raise TargetError with the exact fix when pg_stat_statements is not preloaded or not created."""
-    preloaded = "pg_stat_statements" in (server.get("shared_preload_libraries") or "")
+    libs = server.get("shared_preload_libraries")  # None: this role may not read the setting
+    preloaded = None if libs is None else "pg_stat_statements" in libs
     created = catalog.one(conn, OWN_MARKER + " SELECT extversion FROM pg_extension "
                           "WHERE extname = 'pg_stat_statements'")
-    if not preloaded:
+    if preloaded is False:
         raise TargetError(
             f"PostgreSQL {shown_dsn}: pg_stat_statements is not preloaded; add "
             "shared_preload_libraries = 'pg_stat_statements' to postgresql.conf, restart PostgreSQL, then run "
@@ -107,6 +108,8 @@ def collect(settings: Settings) -> dict[str, Any]:
     conn = connect(dsn, settings.statement_timeout_ms)
     try:
         return _collect(conn, settings, shown)
+    except psycopg.Error as e:  # e.g. a permission the role lacks, a statement_timeout on the catalog
+        raise TargetError(f"PostgreSQL {shown}: {_first_line(e)}") from None
     finally:
         conn.close()
 
@@ -119,7 +122,12 @@ def _collect(conn: psycopg.Connection, settings: Settings, shown: str) -> dict[s
         info = catalog.one(conn, OWN_MARKER + " SELECT stats_reset::text AS stats_reset FROM pg_stat_statements_info")
         all_rows = catalog.rows(conn, catalog.STATEMENTS_SQL)
     except psycopg.Error as e:
-        raise TargetError(f"PostgreSQL {shown}: cannot read pg_stat_statements: {_first_line(e)}") from None
+        msg = _first_line(e)
+        if "shared_preload_libraries" in msg:
+            raise TargetError(f"PostgreSQL {shown}: pg_stat_statements is not preloaded; add "
+                              "shared_preload_libraries = 'pg_stat_statements' to postgresql.conf and restart "
+                              "PostgreSQL") from None
+        raise TargetError(f"PostgreSQL {shown}: cannot read pg_stat_statements: {msg}") from None
     hidden = [r for r in all_rows if r["query"] == "<insufficient privilege>"]
     if hidden:
         raise TargetError(

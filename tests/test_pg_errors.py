@@ -1,0 +1,135 @@
+"""Bad inputs give one clear line naming the input, exit code 2, no traceback, and no password."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from advisor.pgcluster import TempCluster
+from tests.conftest import PG_PORT, validate_report
+
+
+def perfadvisor(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "advisor.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=120)
+
+
+def assert_one_line_error(res: subprocess.CompletedProcess, *needles: str) -> None:
+    assert res.returncode == 2, res.stdout + res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("perfadvisor: error: "), res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def test_unreachable_server_names_dsn_without_password(tmp_path):
+    res = perfadvisor("analyze", "--pg", "postgresql://app:s3cret@127.0.0.1:1/shop", "--out", str(tmp_path))
+    assert_one_line_error(res, "unreachable", "postgresql://app:***@127.0.0.1:1/shop")
+    assert "s3cret" not in res.stderr + res.stdout
+    # what could be written is still written, with the failure recorded
+    report = validate_report(tmp_path)
+    assert report["targets"]["postgres"]["status"] == "error"
+    assert "s3cret" not in (tmp_path / "report.html").read_text() + (tmp_path / "snapshot.json").read_text()
+
+
+def test_malformed_dsn(tmp_path):
+    res = perfadvisor("analyze", "--pg", "host=127.0.0.1 nonsense_option=1", "--out", str(tmp_path))
+    assert_one_line_error(res, "malformed", "nonsense_option")
+
+
+def test_failed_authentication(pgshop_dsn, pg_cluster, tmp_path):
+    # the test cluster trusts loopback; a missing role is refused at authentication time
+    res = perfadvisor("analyze", "--pg", pg_cluster.dsn("pgshop", user="nosuchrole"), "--out", str(tmp_path))
+    assert_one_line_error(res, "nosuchrole")
+
+
+def test_database_without_pg_stat_statements_extension(pg_cluster, tmp_path):
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS noext")
+        conn.execute("CREATE DATABASE noext")
+    res = perfadvisor("analyze", "--pg", pg_cluster.dsn("noext"), "--out", str(tmp_path))
+    assert_one_line_error(res, "not created in database noext", "CREATE EXTENSION pg_stat_statements")
+
+
+def test_server_without_preloaded_pg_stat_statements(tmp_path):
+    base = Path(tempfile.mkdtemp(prefix="perfadvisor-nopreload-"))
+    os.chmod(base, 0o755)
+    cluster = TempCluster(base / "data", PG_PORT + 1, preload="")
+    cluster.start()
+    try:
+        cluster.wait_ready()
+        res = perfadvisor("analyze", "--pg", cluster.dsn(), "--out", str(tmp_path))
+        assert_one_line_error(res, "not preloaded", "shared_preload_libraries = 'pg_stat_statements'")
+    finally:
+        cluster.stop(remove=True)
+
+
+def test_role_without_pg_read_all_stats(pgshop_dsn, pg_cluster, tmp_path):
+    with psycopg.connect(pgshop_dsn, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS limited")
+        conn.execute("CREATE ROLE limited LOGIN")
+    res = perfadvisor("analyze", "--pg", pg_cluster.dsn("pgshop", user="limited"), "--out", str(tmp_path))
+    assert_one_line_error(res, "cannot read the text", "GRANT pg_read_all_stats TO limited")
+
+
+@pytest.mark.parametrize("content, needle", [
+    ("{not json", "not valid JSON"),
+    ('{"kind": "something-else"}', "not a perfadvisor snapshot"),
+    ('{"kind": "perfadvisor-snapshot", "schema_version": 99, "targets": {}}', "schema_version 99"),
+    ("\x00\xff\xfe", "not"),
+])
+def test_corrupt_snapshot(tmp_path, content, needle):
+    bad = tmp_path / "snapshot.json"
+    bad.write_bytes(content.encode("latin-1"))
+    res = perfadvisor("analyze", "--from-snapshot", str(bad), "--out", str(tmp_path / "out"))
+    assert_one_line_error(res, str(bad), needle)
+
+
+def test_missing_snapshot(tmp_path):
+    res = perfadvisor("analyze", "--from-snapshot", str(tmp_path / "nope.json"), "--out", str(tmp_path))
+    assert_one_line_error(res, "nope.json", "cannot read")
+
+
+def test_bad_config(tmp_path):
+    cfg = tmp_path / "perfadvisor.toml"
+    cfg.write_text("[targets.postgres\n")
+    assert_one_line_error(perfadvisor("analyze", "--config", str(cfg)), str(cfg), "invalid TOML")
+    cfg.write_text('[targets.postgres]\ndsn = "${UNSET_PERFADVISOR_VAR}"\n')
+    assert_one_line_error(perfadvisor("analyze", "--config", str(cfg)), "UNSET_PERFADVISOR_VAR")
+    assert_one_line_error(perfadvisor("analyze", "--config", str(cfg), "--profile", "staging"),
+                          "no profile [profiles.staging]")
+
+
+def test_from_snapshot_rerenders_offline(analyzed, tmp_path):
+    report, _, out, _ = analyzed
+    res = perfadvisor("analyze", "--from-snapshot", str(out / "snapshot.json"), "--out", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    again = validate_report(tmp_path)
+    assert [f["id"] for f in again["findings"]] == [f["id"] for f in report["findings"]]
+    assert json.loads((tmp_path / "snapshot.json").read_text())["postgres"]["database"] == "pgshop"
+
+
+def test_fail_on(analyzed, tmp_path):
+    out = analyzed[2]
+    res = perfadvisor("analyze", "--from-snapshot", str(out / "snapshot.json"), "--out", str(tmp_path),
+                      "--fail-on", "high")
+    assert res.returncode == 1 and "--fail-on high" in res.stdout
+    res = perfadvisor("analyze", "--from-snapshot", str(out / "snapshot.json"), "--out", str(tmp_path),
+                      "--fail-on", "critical", "-q")
+    assert res.returncode == (1 if analyzed[0]["summary"]["critical"] else 0)
+
+
+def test_help_shows_defaults():
+    res = perfadvisor("analyze", "--help")
+    assert res.returncode == 0
+    for text in ("--pg", "PERFADVISOR_PG_DSN", "default: perfadvisor-report", "--from-snapshot", "--fail-on",
+                 "default: perfadvisor.toml", "--profile"):
+        assert text in " ".join(res.stdout.split()), text
