@@ -37,11 +37,12 @@ def _run(cmd: list[str], cwd: Path, timeout: int = 600) -> None:
         raise RuntimeError(f"{' '.join(cmd)} failed in {cwd}:\n{proc.stdout[-2000:]}\n{proc.stderr[:3000]}")
 
 
-def installed(name: str) -> Path:
-    """The fixture project `name` with node_modules installed by `npm ci` (cached per package-lock)."""
+def installed(name: str, src: Path | None = None) -> Path:
+    """The fixture project `name` (or the project at `src`) with node_modules installed (cached per
+    package.json + package-lock.json)."""
     if shutil.which("npm") is None:
         pytest.skip("npm is not installed")
-    src = FIXTURES / name
+    src = src or FIXTURES / name
     target = CACHE / f"{name}-{_key(src)}"
     if not (target / "node_modules" / ".package-lock.json").is_file():
         staging = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=CACHE.parent if CACHE.parent.exists() else None))
@@ -56,11 +57,13 @@ def installed(name: str) -> Path:
     return target
 
 
-def project_copy(name: str, dest: Path) -> Path:
-    """A fresh copy of fixture `name` at dest: its sources, plus the cached node_modules as hard links."""
-    cached = installed(name)
+def project_copy(name: str, dest: Path, src: Path | None = None) -> Path:
+    """A fresh copy of fixture `name` (or of the project at `src`) at dest: its sources, plus the cached
+    node_modules as hard links."""
+    src = src or FIXTURES / name
+    cached = installed(name, src)
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(FIXTURES / name, dest, dirs_exist_ok=True,
+    shutil.copytree(src, dest, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns(*SOURCE_SKIP))
     try:
         shutil.copytree(cached / "node_modules", dest / "node_modules", symlinks=True, copy_function=os.link)
