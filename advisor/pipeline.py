@@ -74,11 +74,18 @@ def analyze(snapshot: dict[str, Any], settings: Settings) -> dict[str, Any]:
     findings: list[Finding] = []
     coverage: dict[str, Any] = {}
     notes: list[str] = []
+    targets = {k: dict(v) for k, v in snapshot["targets"].items()}
     for mod in analyzer_modules():
         section = snapshot.get(mod.AREA)
-        if snapshot["targets"].get(mod.AREA, {}).get("status") != "ok" or section is None:
+        if targets.get(mod.AREA, {}).get("status") != "ok" or section is None:
             continue
-        result: AreaResult = mod.analyze(section, settings)
+        try:
+            result: AreaResult = mod.analyze(section, settings)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            # A snapshot edited by hand or cut short: say which section, keep the other areas' findings.
+            targets[mod.AREA] = {"status": "error", "error": f"snapshot section {mod.AREA!r} is malformed "
+                                 f"({type(e).__name__}: {e}); collect it again"}
+            continue
         findings.extend(result.findings)
         if result.coverage:
             coverage[mod.AREA] = result.coverage
@@ -89,7 +96,7 @@ def analyze(snapshot: dict[str, Any], settings: Settings) -> dict[str, Any]:
         "tool": {"name": "perfadvisor", "version": __version__},
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "snapshot_collected_at": snapshot.get("collected_at"),
-        "targets": snapshot["targets"],
+        "targets": targets,
         "summary": summarize(findings),
         "coverage": coverage,
         "notes": notes,

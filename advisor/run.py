@@ -40,6 +40,8 @@ def analyze_command(settings: Settings, out_dir: Path, from_snapshot: str | None
     if not from_snapshot or Path(from_snapshot).resolve() != (out_dir / "snapshot.json").resolve():
         (out_dir / "snapshot.json").write_text(json.dumps(snapshot, indent=1, default=str), encoding="utf-8")
     report = pipeline.analyze(snapshot, settings)
+    errors += [t["error"] for area, t in report["targets"].items()
+               if t.get("status") == "error" and snapshot["targets"].get(area, {}).get("status") == "ok"]
     write_all(report, out_dir)
     echo(summary_text(report, out_dir))
     return Outcome(report=report, out_dir=out_dir, errors=errors)

@@ -86,6 +86,28 @@ class StackConfig:
     def dist(self) -> Path:
         return self.source_dir / "frontend" / "dist"
 
+    def backend_stale(self) -> bool:
+        """The jar is missing or older than a source file or the pom."""
+        b = self.source_dir / "backend"
+        return _older_than_sources(self.jar, [b / "pom.xml", b / "src" / "main"])
+
+    def frontend_stale(self) -> bool:
+        """The build is missing or older than a source, index.html, package-lock.json or vite.config.js."""
+        f = self.source_dir / "frontend"
+        return _older_than_sources(self.dist / "index.html", [f / "src", f / "public", f / "index.html",
+                                                               f / "package-lock.json", f / "vite.config.js"])
+
+
+def _older_than_sources(target: Path, sources: list[Path]) -> bool:
+    if not target.exists():
+        return True
+    built = target.stat().st_mtime
+    for src in sources:
+        files = [src] if src.is_file() else (p for p in src.rglob("*") if p.is_file())
+        if any(f.stat().st_mtime > built for f in files):
+            return True
+    return False
+
 
 @dataclass(frozen=True)
 class Urls:
@@ -249,10 +271,10 @@ def requirements(cfg: StackConfig) -> list[Requirement]:
         Requirement("nginx", lambda: shutil.which("nginx") is not None, ("nginx",)),
         Requirement("Java 17+", lambda: shutil.which("java") is not None, ("openjdk-17-jre-headless",)),
     ]
-    if cfg.build and not cfg.jar.exists():
+    if cfg.build and cfg.backend_stale():
         reqs.append(Requirement("Maven 3.8+ and a JDK 17", lambda: shutil.which("mvn") is not None
                                 and shutil.which("javac") is not None, ("maven", "openjdk-17-jdk-headless")))
-    if cfg.build and not (cfg.dist / "index.html").exists():
+    if cfg.build and cfg.frontend_stale():
         reqs.append(Requirement("Node.js 20 and npm", lambda: shutil.which("npm") is not None, (),
                                 "install Node.js 20.19+ with npm (Vite 8 needs it): https://nodejs.org"))
     return reqs
@@ -293,15 +315,15 @@ def _run_step(argv: list[str], cwd: Path, log: Path, what: str) -> None:
 
 def build_backend(cfg: StackConfig, echo: Echo, logs: Path, run_tests: bool = False) -> None:
     backend = cfg.source_dir / "backend"
-    echo(f"building the back end: mvn -q package{'' if run_tests else ' -DskipTests'} (first run downloads "
-         "dependencies, a few minutes)")
+    echo(f"  building the back end: mvn -q package{'' if run_tests else ' -DskipTests'} (the first run downloads "
+         "dependencies: a few minutes)")
     argv = ["mvn", "-q", "-B", "package"] + ([] if run_tests else ["-DskipTests"])
     _run_step(argv, backend, logs / "build-backend.log", "mvn package")
 
 
 def build_frontend(cfg: StackConfig, echo: Echo, logs: Path) -> None:
     front = cfg.source_dir / "frontend"
-    echo("building the front end: npm ci && npm run build")
+    echo("  building the front end: npm ci && npm run build")
     _run_step(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], front, logs / "build-frontend.log",
               "npm ci")
     _run_step(["npm", "run", "build"], front, logs / "build-frontend.log", "npm run build")
@@ -426,9 +448,9 @@ class Stack:
                              "status`, or choose other ports with --port-offset)")
 
         step("building what is missing")
-        if cfg.build and not cfg.jar.exists():
+        if cfg.build and cfg.backend_stale():
             build_backend(cfg, echo, self.logs)
-        if cfg.build and not (cfg.dist / "index.html").exists():
+        if cfg.build and cfg.frontend_stale():
             build_frontend(cfg, echo, self.logs)
         for what, path in (("back-end jar", cfg.jar), ("front-end build", cfg.dist / "index.html")):
             if not path.exists():

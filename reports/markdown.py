@@ -74,7 +74,7 @@ def render(report: dict[str, Any]) -> str:
         head.append("")
     text = "\n".join(head)
     tail_note = "\n_Details of the remaining findings are in report.html (this comment is size-limited)._\n"
-    for i, f in enumerate(report["findings"]):
+    for f in report["findings"]:
         block = _finding_details(f)
         if len(text) + len(block) + len(tail_note) > MAX_CHARS:
             return text + tail_note

@@ -93,6 +93,16 @@ def test_corrupt_snapshot(tmp_path, content, needle):
     assert_one_line_error(res, str(bad), needle)
 
 
+def test_structurally_broken_snapshot_keeps_the_rest(analyzed, tmp_path):
+    snap = json.loads((analyzed[2] / "snapshot.json").read_text())
+    del snap["postgres"]["statements"]
+    bad = tmp_path / "cut.json"
+    bad.write_text(json.dumps(snap))
+    res = perfadvisor("analyze", "--from-snapshot", str(bad), "--out", str(tmp_path / "out"))
+    assert_one_line_error(res, "snapshot section 'postgres' is malformed")
+    assert validate_report(tmp_path / "out")["targets"]["postgres"]["status"] == "error"
+
+
 def test_missing_snapshot(tmp_path):
     res = perfadvisor("analyze", "--from-snapshot", str(tmp_path / "nope.json"), "--out", str(tmp_path))
     assert_one_line_error(res, "nope.json", "cannot read")
@@ -125,6 +135,23 @@ def test_fail_on(analyzed, tmp_path):
     res = perfadvisor("analyze", "--from-snapshot", str(out / "snapshot.json"), "--out", str(tmp_path),
                       "--fail-on", "critical", "-q")
     assert res.returncode == (1 if analyzed[0]["summary"]["critical"] else 0)
+
+
+def test_without_hypopg_recommendations_are_heuristic(pgshop_dsn, tmp_path):
+    with psycopg.connect(pgshop_dsn, autocommit=True) as conn:
+        conn.execute("DROP EXTENSION hypopg")
+    try:
+        res = perfadvisor("analyze", "--pg", pgshop_dsn, "--out", str(tmp_path))
+    finally:
+        with psycopg.connect(pgshop_dsn, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION hypopg")
+    assert res.returncode == 0, res.stderr
+    assert "apt-get install postgresql-15-hypopg" in res.stdout
+    report = validate_report(tmp_path)
+    pg001 = [f for f in report["findings"] if f["rule"] == "PG001"]
+    assert pg001 and all(f["confidence"] == "heuristic" for f in pg001)
+    assert any(f["index"]["table"] == "orders" and f["index"]["columns"][0] == "customer_id" for f in pg001)
+    assert not report["coverage"]["postgres"]["whatif"]
 
 
 def test_help_shows_defaults():

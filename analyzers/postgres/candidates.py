@@ -219,7 +219,7 @@ def table_uses(query: str, catalog: Catalog) -> list[TableUse]:
     """How the statement uses each table it reads. Raises UnparsableStatement."""
     try:
         tree = sqlglot.parse_one(for_sqlglot(query), read="postgres")
-    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as e:
+    except sqlglot.errors.SqlglotError as e:
         raise UnparsableStatement(str(e).splitlines()[0][:200]) from None
     if tree is None:
         raise UnparsableStatement("empty statement")
