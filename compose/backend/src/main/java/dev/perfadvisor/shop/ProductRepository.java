@@ -42,7 +42,7 @@ public class ProductRepository {
     public List<ProductSummary> searchByName(String substring, int limit) {
         return jdbc.query("""
                 SELECT id, name, category_id, price_cents, created_at FROM products
-                WHERE name ILIKE ? ESCAPE '\\' ORDER BY id LIMIT ?""",
+                WHERE name ILIKE ? ESCAPE '\\' ORDER BY name, id LIMIT ?""",
                 (rs, i) -> new ProductSummary(rs.getLong("id"), rs.getString("name"), rs.getLong("category_id"),
                         rs.getInt("price_cents"), rs.getObject("created_at", OffsetDateTime.class)),
                 "%" + escapeLike(substring) + "%", limit);
