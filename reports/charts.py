@@ -40,7 +40,7 @@ def cost_before_after(statements: list[dict[str, Any]]) -> str | None:
     if hi / lo > 50:
         ax.set_xscale("log")
     ax.set_xlabel("planner cost (arbitrary units)", fontsize=8)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.tick_params(axis="x", labelsize=8)
     return _svg(fig)
 

@@ -55,7 +55,7 @@ def connect(dsn: str, statement_timeout_ms: int) -> psycopg.Connection:
             raise TargetError(f"PostgreSQL {shown}: {msg}") from None
         raise TargetError(f"PostgreSQL {shown} is unreachable: {msg}") from None
     try:  # keep our own statements out of pg_stat_statements where we are allowed to (superuser only)
-        conn.execute("SET pg_stat_statements.track = 'none'")
+        conn.execute(OWN_MARKER + " SET pg_stat_statements.track = 'none'")
     except psycopg.Error:
         pass
     return conn

@@ -6,6 +6,7 @@ PG005 unused-index. See docs/rules/PG00x.md.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -115,7 +116,9 @@ def missing_index_findings(section: dict[str, Any], settings: Settings) -> tuple
                          else "generic plan"})
         if not rows:
             continue
-        drop_pct = 100 * (1 - sum(r["cost_after"] for r in rows) / max(sum(r["cost_before"] for r in rows), 1e-9))
+        # floor, so that 99.6% never reads as "100%"
+        drop_pct = math.floor(100 * (1 - sum(r["cost_after"] for r in rows) /
+                                     max(sum(r["cost_before"] for r in rows), 1e-9)))
         saved = before_ms - after_ms
         n = len(rows)
         size_b = sizes.get(key)
