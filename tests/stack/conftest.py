@@ -21,6 +21,9 @@ from advisor.stack import Ports, Stack, StackConfig, Urls
 #: still big enough that the planted statements are sequential scans.
 STACK_SCALE = float(os.environ.get("PERFADVISOR_STACK_SCALE", "0.02"))
 PORT_OFFSET = int(os.environ.get("PERFADVISOR_STACK_PORT_OFFSET", "200"))
+#: Extra back-end environment, "K=V,K=V": e.g. SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE=10 makes the
+#: planted-pool test fail, which shows the test can tell a fixed stack from a broken one.
+BACKEND_ENV = dict(kv.split("=", 1) for kv in os.environ.get("PERFADVISOR_STACK_BACKEND_ENV", "").split(",") if kv)
 
 
 @dataclass
@@ -56,7 +59,7 @@ def stack():
     run_dir = Path(tempfile.mkdtemp(prefix="perfadvisor-stack-"))
     os.chmod(run_dir, 0o755)
     ports = Ports().shifted(PORT_OFFSET)
-    st = Stack(StackConfig(run_dir=run_dir, scale=STACK_SCALE, ports=ports))
+    st = Stack(StackConfig(run_dir=run_dir, scale=STACK_SCALE, ports=ports, backend_env=BACKEND_ENV))
     try:
         u = st.up(echo=print)
         yield RunningStack(st, u, ports, STACK_SCALE)
