@@ -17,7 +17,7 @@ from __future__ import annotations
 import gzip
 import re
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from functools import lru_cache
 from typing import Any
 
 # zlib's default level (zlib manual, "Z_DEFAULT_COMPRESSION … currently equivalent to level 6").
@@ -34,6 +34,9 @@ TEXT_EXT = JS_EXT + CSS_EXT + (".html", ".htm", ".json", ".svg", ".txt", ".xml",
 # Vite writes 8 base64url characters, webpack `[contenthash]` 20 hex (or `:N` of them); a word such as
 # `modules` is not a hash, so a candidate must mix in a digit or both letter cases.
 _SEGMENT = re.compile(r"([-.~])([A-Za-z0-9_-]{6,32})(?=\.)")
+
+
+_PNPM = re.compile(r"^(@?[^@]+)@(\d[^_/]*)")
 
 
 def _looks_like_hash(s: str) -> bool:
@@ -84,6 +87,7 @@ def brotli_size(data: bytes) -> int | None:
     return len(brotli.compress(data, quality=BROTLI_QUALITY))
 
 
+@lru_cache(maxsize=1 << 16)
 def package_of(path: str) -> tuple[str, str, str | None] | None:
     """(name, install_path, version_from_path) of the npm package a module path lies in, else None.
 
@@ -91,12 +95,11 @@ def package_of(path: str) -> tuple[str, str, str | None] | None:
     "node_modules/is-odd/node_modules/is-number", None); a pnpm path
     `node_modules/.pnpm/lodash@4.17.21/node_modules/lodash/lodash.js` also gives the version "4.17.21".
     """
-    parts = PurePosixPath(path).parts
-    idx = [i for i, p in enumerate(parts) if p == "node_modules"]
-    if not idx:
+    if "node_modules" not in path:
         return None
-    i = idx[-1]
-    if i + 1 >= len(parts):
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    i = len(parts) - 1 - parts[::-1].index("node_modules") if "node_modules" in parts else -1
+    if i < 0 or i + 1 >= len(parts):
         return None
     if parts[i + 1].startswith("@") and i + 2 < len(parts):
         name = f"{parts[i + 1]}/{parts[i + 2]}"
@@ -108,7 +111,7 @@ def package_of(path: str) -> tuple[str, str, str | None] | None:
         return None
     version = None
     for p in parts[:i]:
-        m = re.match(r"^(@?[^@]+)@(\d[^_/]*)", p)
+        m = _PNPM.match(p)
         if m and m.group(1).replace("+", "/") == name:
             version = m.group(2)
     return name, "/".join(parts[:end]), version

@@ -327,11 +327,13 @@ def fe005_oversized_chunk(bundle: Bundle, settings: Settings) -> list[Finding]:
     Threshold name: chunk_warning_bytes (default: the bundler's)."""
     limit = _t(settings, "chunk_warning_bytes", int(bundle.limits.get("chunk_warning_bytes") or 500_000))
     out = []
+    uses = None
     for c in bundle.chunks:
         raw = bundle.chunk_size(c, "js", "raw_bytes")
         if raw <= limit:
             continue
-        pkgs = sorted(((u.name, u.bytes_by_chunk.get(c.key, 0)) for u in package_uses(bundle)
+        uses = uses if uses is not None else package_uses(bundle)
+        pkgs = sorted(((u.name, u.bytes_by_chunk.get(c.key, 0)) for u in uses
                        if u.bytes_by_chunk.get(c.key)), key=lambda x: -x[1])
         top = [p for p, b in pkgs[:3] if b >= limit * 0.1] or [p for p, _ in pkgs[:1]]
         groups = {p.replace("@", "").replace("/", "-"): [p] for p in top}

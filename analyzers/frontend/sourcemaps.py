@@ -73,7 +73,7 @@ def _utf8_offsets(line: str) -> list[int]:
     widths: list[int] = []
     for ch in line:
         o = ord(ch)
-        if o < 0x80:
+        if o < 0x80 or 0xDC80 <= o <= 0xDCFF:  # ASCII, or an undecodable byte kept by surrogateescape
             widths.append(1)
         elif o < 0x800:
             widths.append(2)
@@ -92,7 +92,7 @@ def attribute(code: bytes, smap: dict[str, Any], name: str = "<bundle>") -> dict
     if root and not root.endswith("/"):
         root += "/"
     sources = [root + (s or "") for s in smap["sources"]]
-    text = code.decode("utf-8", "replace")
+    text = code.decode("utf-8", "surrogateescape")  # byte-exact round trip, even for invalid UTF-8
     lines = text.split("\n")
     counts = [0] * (len(sources) + 1)  # last slot: unmapped
     unmapped_slot = len(sources)
@@ -102,7 +102,7 @@ def attribute(code: bytes, smap: dict[str, Any], name: str = "<bundle>") -> dict
     mapping_lines = smap["mappings"].split(";")
     for li, line in enumerate(lines):
         ascii_line = line.isascii()
-        line_bytes = len(line) if ascii_line else len(line.encode("utf-8"))
+        line_bytes = len(line) if ascii_line else len(line.encode("utf-8", "surrogateescape"))
         offsets = None if ascii_line else _utf8_offsets(line)
         mline = mapping_lines[li] if li < len(mapping_lines) else ""
         prev_pos = 0
@@ -158,10 +158,6 @@ def attribute(code: bytes, smap: dict[str, Any], name: str = "<bundle>") -> dict
             out[s] = out.get(s, 0) + counts[i]
     if counts[unmapped_slot]:
         out[UNMAPPED] = counts[unmapped_slot]
-    # text decoding replaced undecodable bytes: keep the total equal to the file size
-    diff = len(code) - sum(out.values())
-    if diff:
-        out[UNMAPPED] = out.get(UNMAPPED, 0) + diff
     return out
 
 

@@ -91,13 +91,53 @@ def _check_stats(path: Path) -> None:
         raise InputFileError(f"webpack stats {path}: not a JSON object (a stats.json starts with '{{')")
 
 
+_HEADER_KEYS = ("version", "outputPath", "assets", "chunks", "warnings")
+
+
+def _header(path: Path) -> dict[str, Any]:
+    """The top-level keys webpack writes before `modules` (version, outputPath, assets, chunks, …), read in
+    one event loop that stops at `modules`/`children`, so the big part of the file is not walked twice."""
+    out: dict[str, Any] = {}
+    key = None
+    builder = None
+    try:
+        with path.open("rb") as fh:
+            for prefix, event, value in ijson.parse(fh, use_float=True):
+                if prefix == "":
+                    if builder is not None:
+                        out[key] = builder.value
+                        builder = None
+                    if event == "map_key":
+                        key = value
+                        if value in ("modules", "children"):
+                            break
+                        continue
+                    if event == "end_map":
+                        break
+                    continue
+                if key in _HEADER_KEYS:
+                    if builder is None:
+                        builder = ijson.ObjectBuilder()
+                    builder.event(event, value)
+    except OSError as e:
+        raise InputFileError(f"webpack stats {path}: cannot read it ({e.strerror or e})") from None
+    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, ValueError) as e:
+        msg = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+        raise InputFileError(f"webpack stats {path}: not valid JSON (truncated or corrupt?): {msg}") from None
+    return out
+
+
 def read_stats(path: Path, compress: bool = True) -> Bundle:
     """The normalized Bundle of a webpack stats.json (for a multi-compiler, the first child that has chunks).
 
     Raises InputFileError naming the file when it is not JSON, truncated, or has no chunks/assets.
     """
     _check_stats(path)
-    chunks_raw = [c for c in _items(path, "chunks.item") if isinstance(c, dict)]
+    head = _header(path)
+    chunks_raw = [c for c in head.get("chunks") or [] if isinstance(c, dict)] \
+        if isinstance(head.get("chunks"), list) else []
+    if not chunks_raw and "chunks" not in head:  # `modules` came first: a pass of its own
+        chunks_raw = [c for c in _items(path, "chunks.item") if isinstance(c, dict)]
     prefix = ""
     notes: list[str] = []
     if not chunks_raw:
@@ -119,9 +159,16 @@ def read_stats(path: Path, compress: bool = True) -> Bundle:
         return _from_parts(path, child.get("version"), child.get("outputPath"), child.get("assets") or [],
                            chunks_raw, iter(child.get("modules") or []), child.get("warnings") or [], notes,
                            compress)
-    return _from_parts(path, _first(path, "version"), _first(path, "outputPath"),
-                       list(_items(path, "assets.item")), chunks_raw, _items(path, "modules.item"),
-                       list(_items(path, "warnings.item")), notes, compress)
+    assets = head["assets"] if isinstance(head.get("assets"), list) else list(_items(path, "assets.item"))
+    warnings = head.get("warnings")
+    if not isinstance(warnings, list):
+        # only needed for the configured size limit, which webpack reports when an asset is over it
+        over = any(isinstance(a, dict) and a.get("isOverSizeLimit") for a in assets)
+        warnings = list(_items(path, "warnings.item")) if over else []
+    version = head.get("version") if "version" in head else _first(path, "version")
+    output_path = head.get("outputPath") if "outputPath" in head else _first(path, "outputPath")
+    modules = _items(path, "modules.item")
+    return _from_parts(path, version, output_path, assets, chunks_raw, modules, warnings, notes, compress)
 
 
 def _build_dir(path: Path, output_path: Any, asset_names: list[str]) -> Path | None:

@@ -244,3 +244,10 @@ def test_stats_fuzz_bytes(tmp_path, blob):
         webpack.read_stats(p)
     except InputFileError:
         pass
+
+
+def test_attribute_invalid_utf8_is_byte_exact():
+    # found by the fuzzer: an undecodable byte must count as one byte, not as U+FFFD's three
+    code = b"\x80ab\xff"
+    got = sourcemaps.attribute(code, {"version": 3, "sources": ["a.js"], "mappings": "AAAA,EAAC"})
+    assert sum(got.values()) == 4 and got["a.js"] == 4
