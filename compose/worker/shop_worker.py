@@ -14,8 +14,11 @@ job in microseconds.
 Configuration (environment; PostgreSQL through libpq's own variables):
 
     PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD   the shop database
+    SHOP_DB_PASSWORD_FILE                            or the database password from a file (a secret)
     SHOP_REDIS_HOST (127.0.0.1), SHOP_REDIS_PORT (56379), SHOP_REDIS_PASSWORD (none)
+    SHOP_REDIS_PASSWORD_FILE                         or the Redis password from a file
     SHOP_JOBS_STREAM (shop:order-jobs), SHOP_WORKER_NAME (worker-<pid>)
+    SHOP_WORKER_HEARTBEAT                            a file touched every loop (for a health check)
 
 Passwords are never logged.
 """
@@ -54,15 +57,27 @@ class Settings:
     redis_password: str | None
     stream: str
     consumer: str
+    db_password: str | None = None
+    heartbeat: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         return cls(redis_host=env.get("SHOP_REDIS_HOST", "127.0.0.1"),
                    redis_port=int(env.get("SHOP_REDIS_PORT", "56379")),
-                   redis_password=env.get("SHOP_REDIS_PASSWORD") or None,
+                   redis_password=_secret(env, "SHOP_REDIS_PASSWORD"),
                    stream=env.get("SHOP_JOBS_STREAM", "shop:order-jobs"),
-                   consumer=env.get("SHOP_WORKER_NAME", f"worker-{os.getpid()}"))
+                   consumer=env.get("SHOP_WORKER_NAME", f"worker-{os.getpid()}"),
+                   db_password=_secret(env, "SHOP_DB_PASSWORD"),
+                   heartbeat=env.get("SHOP_WORKER_HEARTBEAT") or None)
+
+
+def _secret(env: dict[str, str], name: str) -> str | None:
+    """NAME from the environment, or the content of the file NAME_FILE names (Compose secrets)."""
+    if env.get(f"{name}_FILE"):
+        with open(env[f"{name}_FILE"], encoding="utf-8") as f:
+            return f.read().strip() or None
+    return env.get(name) or None
 
 
 @dataclass(frozen=True)
@@ -142,11 +157,15 @@ def run(settings: Settings, stop: list[bool]) -> None:
     r = redis.Redis(host=settings.redis_host, port=settings.redis_port, password=settings.redis_password,
                     decode_responses=True, socket_timeout=BLOCK_MS / 1000 + 5)
     ensure_group(r, settings.stream)
-    with psycopg.connect(application_name="shop-worker", autocommit=True) as conn:
+    extra = {"password": settings.db_password} if settings.db_password else {}
+    with psycopg.connect(application_name="shop-worker", autocommit=True, **extra) as conn:
         log.info("consuming %s as %s/%s", settings.stream, GROUP, settings.consumer)
         # First our own pending jobs (left by a crash), then new ones.
         cursor = "0"
         while not stop[0]:
+            if settings.heartbeat:
+                with open(settings.heartbeat, "a"):
+                    os.utime(settings.heartbeat)
             batches = r.xreadgroup(GROUP, settings.consumer, {settings.stream: cursor}, count=BATCH, block=BLOCK_MS)
             entries = batches[0][1] if batches else []
             if cursor == "0" and not entries:
