@@ -87,8 +87,9 @@ def demo() -> None:
 @demo.command("postgres")
 @click.option("--out", "out_dir", default=DEFAULT_OUT, type=click.Path(file_okay=False),
               help="Directory for the reports.")
-@click.option("--workdir", default=".perfadvisor/demo-pg", type=click.Path(file_okay=False),
-              help="Where the throwaway PostgreSQL cluster lives (deleted at the end unless --keep).")
+@click.option("--workdir", default=None, type=click.Path(file_okay=False),
+              help="Where the throwaway PostgreSQL cluster lives (deleted at the end unless --keep) "
+                   "[default: a new directory under /tmp].")
 @click.option("--port", default=54329, type=click.IntRange(1024, 65535), help="Loopback port of the cluster.")
 @click.option("--scale", default=1.0, type=click.FloatRange(min=0.01),
               help="Seed scale factor; 1.0 gives 1.2M order items.")
@@ -98,7 +99,7 @@ def demo_postgres(out_dir, workdir, port, scale, keep) -> None:
     from sample_workloads.pgshop import demo as pgdemo
 
     try:
-        pgdemo.run_demo(Path(out_dir), Path(workdir), port, scale, keep, echo=click.echo)
+        pgdemo.run_demo(Path(out_dir), Path(workdir) if workdir else None, port, scale, keep, echo=click.echo)
     except PerfadvisorError as e:
         _fail(str(e), e.exit_code)
 

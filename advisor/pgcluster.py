@@ -61,8 +61,13 @@ class TempCluster:
             shutil.chown(self.datadir.parent, "postgres")
         if (self.datadir / "PG_VERSION").exists():
             return
-        self._run(str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres", "-A", "trust",
-                  "-E", "UTF8", "--no-sync", "--locale=C")
+        if self._as_root and self._run("test", "-w", str(self.datadir.parent), check=False).returncode != 0:
+            raise TargetError(f"{self.datadir.parent}: the postgres OS user cannot write there (a parent "
+                              "directory is private to root); choose a directory under /tmp or /var/tmp")
+        res = self._run(str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres", "-A", "trust",
+                        "-E", "UTF8", "--no-sync", "--locale=C", check=False)
+        if res.returncode != 0:
+            raise TargetError(f"initdb {self.datadir} failed: {(res.stderr or res.stdout).strip()[-400:]}")
         conf = {"listen_addresses": "'127.0.0.1'", "port": str(self.port),
                 "unix_socket_directories": f"'{self.datadir}'", "fsync": "off",
                 "synchronous_commit": "off", "full_page_writes": "off", "shared_buffers": "'256MB'",

@@ -337,15 +337,23 @@ def selection_options(settings: Settings) -> dict[str, Any]:
 
 
 def statement_refs(stmts: list[dict]) -> dict[str, select_mod.StatementRef]:
+    """Selection inputs for the analysed statements: calls, tables and the columns each one uses."""
+    def columns(u):
+        cols = [*u["eq"], *u["range"], *u["join"], *u["sort"], *u["group"]]
+        return {(u["schema"], u["table"], c.split(" ")[0] if c.endswith((" DESC", " ASC")) else c) for c in cols}
     return {s["queryid"]: select_mod.StatementRef(
-        s["queryid"], int(s["calls"]), frozenset((u["schema"], u["table"]) for u in s["uses"]))
+        s["queryid"], int(s["calls"]), frozenset((u["schema"], u["table"]) for u in s["uses"]),
+        frozenset(c for u in s["uses"] for c in columns(u)))
         for s in stmts if s.get("status") == "analysed"}
 
 
 def candidate_refs(cands: dict[str, Any]) -> list[select_mod.CandidateRef]:
-    def table(v):
-        return (v.schema, v.table) if isinstance(v, IndexSpec) else (v["schema"], v["table"])
-    return [select_mod.CandidateRef(k, table(v)) for k, v in sorted(cands.items())]
+    def ref(k, v):
+        spec = v if isinstance(v, IndexSpec) else IndexSpec(v["schema"], v["table"], tuple(v["columns"]))
+        lead = spec.columns[0]
+        return select_mod.CandidateRef(k, (spec.schema, spec.table),
+                                       lead.split(" ")[0] if lead.endswith((" DESC", " ASC")) else lead)
+    return [ref(k, v) for k, v in sorted(cands.items())]
 
 
 def config_key(qid: str, config: frozenset[str], ref: select_mod.StatementRef, cands: dict[str, Any]) -> str:

@@ -104,17 +104,26 @@ def explain(conn: psycopg.Connection, prep: Prepared, values: list[str | None] |
     args = [sql.SQL("NULL")] * prep.nparams if generic else [
         sql.SQL("NULL") if v is None else sql.Literal(v) for v in values]
     mode = "force_generic_plan" if generic else "force_custom_plan"
+    q = sql.SQL(OWN_MARKER + " EXPLAIN (FORMAT JSON) EXECUTE {}").format(sql.Identifier(name))
+    if args:
+        q = sql.SQL("{}({})").format(q, sql.SQL(", ").join(args))
+    # One round trip (simple query protocol): SET; PREPARE; EXPLAIN; DEALLOCATE.
+    batch = sql.SQL("; ").join([sql.SQL(f"{OWN_MARKER} SET plan_cache_mode = {mode}"), _prepare_sql(name, prep), q,
+                                sql.SQL(OWN_MARKER + " DEALLOCATE {}").format(sql.Identifier(name))])
     try:
-        conn.execute(f"{OWN_MARKER} SET plan_cache_mode = {mode}")
-        conn.execute(_prepare_sql(name, prep))
-        q = sql.SQL(OWN_MARKER + " EXPLAIN (FORMAT JSON) EXECUTE {}").format(sql.Identifier(name))
-        if args:
-            q = sql.SQL("{}({})").format(q, sql.SQL(", ").join(args))
-        row = conn.execute(q).fetchone()
+        with conn.cursor() as cur:
+            cur.execute(batch, prepare=False)
+            row = None
+            while True:
+                if cur.pgresult is not None and cur.description:
+                    row = cur.fetchone()
+                if not cur.nextset():
+                    break
     except psycopg.Error as e:
+        _deallocate(conn, name)  # PREPARE is not undone by the failed batch
         raise ExplainError((e.diag.message_primary or str(e)).strip()) from None
-    finally:
-        _deallocate(conn, name)
+    if row is None:  # pragma: no cover - EXPLAIN always returns a row
+        raise ExplainError("EXPLAIN returned no plan")
     doc = row[0]
     if isinstance(doc, str):
         import json

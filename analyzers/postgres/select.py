@@ -32,12 +32,26 @@ class StatementRef:
     key: str
     calls: int
     tables: frozenset[tuple[str, str]]
+    #: (schema, table, column) the statement filters, joins, sorts or groups on; None: any may matter.
+    columns: frozenset[tuple[str, str, str]] | None = None
 
 
 @dataclass(frozen=True)
 class CandidateRef:
+    """A candidate index: its key, table and leading column (a B-tree is only entered by its lead)."""
+
     key: str
     table: tuple[str, str]
+    lead: str | None = None
+
+
+def relevant(c: CandidateRef, s: StatementRef) -> bool:
+    """Could the candidate change this statement's plan? Only if the statement reads its table and uses its
+    leading column (PostgreSQL docs 11.3: a multicolumn B-tree is efficient only with a constraint on the
+    leading column; skip scans arrive in PostgreSQL 18)."""
+    if c.table not in s.tables:
+        return False
+    return s.columns is None or c.lead is None or (*c.table, c.lead) in s.columns
 
 
 @dataclass
@@ -56,12 +70,12 @@ class Selection:
     rejected: dict[str, str] = field(default_factory=dict)
 
 
-def _weighted_gain(c: CandidateRef, chosen: frozenset[str], stmts: list[StatementRef], cost: CostFn,
-                   current: dict[str, float]) -> tuple[float, dict[str, tuple[float, float]]]:
+def _weighted_gain(c: CandidateRef, chosen: frozenset[str], stmts: dict[tuple[str, str], list[StatementRef]],
+                   cost: CostFn, current: dict[str, float]) -> tuple[float, dict[str, tuple[float, float]]]:
     per: dict[str, tuple[float, float]] = {}
     gain = 0.0
-    for s in stmts:
-        if c.table not in s.tables:
+    for s in stmts.get(c.table, ()):
+        if not relevant(c, s):
             continue
         after = cost(s.key, chosen | {c.key})
         per[s.key] = (current[s.key], after)
@@ -87,9 +101,13 @@ def choose(stmts: list[StatementRef], cands: list[CandidateRef], cost: CostFn,
     sel.baseline = {s.key: cost(s.key, chosen) for s in stmts}
     current = dict(sel.baseline)
     by_key = {c.key: c for c in cands}
+    by_table: dict[tuple[str, str], list[StatementRef]] = {}
+    for s in stmts:
+        for t in sorted(s.tables):
+            by_table.setdefault(t, []).append(s)
     heap = []
     for c in sorted(cands, key=lambda c: c.key):
-        gain, _ = _weighted_gain(c, chosen, stmts, cost, current)
+        gain, _ = _weighted_gain(c, chosen, by_table, cost, current)
         if gain > 0:
             heap.append((-gain, c.key, 0))
     heapq.heapify(heap)
@@ -99,11 +117,11 @@ def choose(stmts: list[StatementRef], cands: list[CandidateRef], cost: CostFn,
         neg, key, ver = heapq.heappop(heap)
         c = by_key[key]
         if ver != version:
-            gain, _ = _weighted_gain(c, chosen, stmts, cost, current)
+            gain, _ = _weighted_gain(c, chosen, by_table, cost, current)
             if gain > 0:
                 heapq.heappush(heap, (-gain, key, version))
             continue
-        gain, per = _weighted_gain(c, chosen, stmts, cost, current)
+        gain, per = _weighted_gain(c, chosen, by_table, cost, current)
         if not _qualifies(per, min_savings_pct):
             sel.rejected[key] = f"cuts no statement's cost by {min_savings_pct:g}% or more"
             continue
@@ -115,17 +133,18 @@ def choose(stmts: list[StatementRef], cands: list[CandidateRef], cost: CostFn,
         version += 1
         for s_key, (_, after) in per.items():
             current[s_key] = after
-    chosen = _prune(chosen, stmts, by_key, cost, min_savings_pct, sel)
+    chosen = _prune(chosen, by_table, by_key, cost, min_savings_pct, sel)
     sel.chosen = sorted(chosen)
     sel.final = {s.key: cost(s.key, chosen) for s in stmts}
     for key in sel.chosen:
         without = chosen - {key}
-        sel.attributed[key] = {s.key: (cost(s.key, without), sel.final[s.key]) for s in stmts
-                               if by_key[key].table in s.tables and cost(s.key, without) > sel.final[s.key]}
+        sel.attributed[key] = {s.key: (cost(s.key, without), sel.final[s.key])
+                               for s in by_table.get(by_key[key].table, ())
+                               if relevant(by_key[key], s) and cost(s.key, without) > sel.final[s.key]}
     return sel
 
 
-def _prune(chosen: frozenset[str], stmts, by_key, cost: CostFn, min_savings_pct: float,
+def _prune(chosen: frozenset[str], by_table, by_key, cost: CostFn, min_savings_pct: float,
            sel: Selection) -> frozenset[str]:
     """Drop an index that a later choice made redundant (it no longer qualifies given all the others)."""
     changed = True
@@ -133,8 +152,8 @@ def _prune(chosen: frozenset[str], stmts, by_key, cost: CostFn, min_savings_pct:
         changed = False
         for key in sorted(chosen):
             without = chosen - {key}
-            per = {s.key: (cost(s.key, without), cost(s.key, chosen)) for s in stmts
-                   if by_key[key].table in s.tables}
+            per = {s.key: (cost(s.key, without), cost(s.key, chosen)) for s in by_table.get(by_key[key].table, ())
+                   if relevant(by_key[key], s)}
             if not _qualifies(per, min_savings_pct):
                 chosen = without
                 sel.rejected[key] = "made redundant by the other chosen indexes"

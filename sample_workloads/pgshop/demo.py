@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,9 +16,13 @@ from advisor.pgcluster import TempCluster
 from sample_workloads.pgshop import workload
 
 
-def run_demo(out_dir: Path, workdir: Path, port: int, scale: float, keep: bool,
+def run_demo(out_dir: Path, workdir: Path | None, port: int, scale: float, keep: bool,
              echo: Callable[[str], None] = print, iterations: int = 600) -> run_mod.Outcome:
-    """Start a cluster in workdir, load pgshop at `scale`, run the workload, analyse it into out_dir."""
+    """Start a cluster in workdir (default: a new directory under /tmp, which the postgres OS user can
+    reach when we run as root), load pgshop at `scale`, run the workload, analyse it into out_dir."""
+    if workdir is None:
+        workdir = Path(tempfile.mkdtemp(prefix="perfadvisor-demo-"))
+        os.chmod(workdir, 0o755)
     cluster = TempCluster(workdir / "data", port)
     t0 = time.monotonic()
     echo(f"starting PostgreSQL on 127.0.0.1:{port} in {workdir} …")
