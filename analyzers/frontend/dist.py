@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from analyzers.frontend import images
 from analyzers.frontend import imports as imports_mod
 from analyzers.frontend import sourcemaps
 from analyzers.frontend.model import (
@@ -31,8 +32,9 @@ SKIP_SUFFIXES = (".map", ".gz", ".br", ".LICENSE.txt")
 
 
 def measure_files(root: Path, compress: bool = True) -> tuple[tuple[BuiltFile, ...], dict[str, list[str]]]:
-    """Every file under `root` (not .map/.gz/.br/LICENSE) with raw, gzip and brotli bytes, and the
-    precompressed siblings found: ({"gz": [paths that have a .gz], "br": [...]})."""
+    """Every file under `root` (not .map/.gz/.br/LICENSE) with raw, gzip and brotli bytes (text files) or
+    WebP/AVIF re-encoded bytes (raster images, images.py), and the precompressed siblings found:
+    ({"gz": [paths that have a .gz], "br": [...]})."""
     files: list[BuiltFile] = []
     pre: dict[str, list[str]] = {"gz": [], "br": []}
     for dirpath, dirnames, filenames in os.walk(root):
@@ -55,7 +57,10 @@ def measure_files(root: Path, compress: bool = True) -> tuple[tuple[BuiltFile, .
             text_like = kind in ("js", "css", "html") or fn.endswith((".svg", ".json", ".txt", ".xml"))
             gz = gzip_size(data) if compress and text_like else None
             br = brotli_size(data) if compress and text_like else None
-            files.append(BuiltFile(rel, kind, len(data), gz, br))
+            webp = avif = None
+            if compress and kind == "image":
+                webp, avif = images.modern_sizes(full)
+            files.append(BuiltFile(rel, kind, len(data), gz, br, webp, avif))
     return tuple(files), pre
 
 

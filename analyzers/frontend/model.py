@@ -126,14 +126,21 @@ class BuiltFile:
     raw_bytes: int
     gzip_bytes: int | None = None
     brotli_bytes: int | None = None
+    # images only: the same picture re-encoded (images.py), bytes; None when not measured
+    webp_bytes: int | None = None
+    avif_bytes: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "kind": self.kind, "raw_bytes": self.raw_bytes,
-                "gzip_bytes": self.gzip_bytes, "brotli_bytes": self.brotli_bytes}
+        d = {"path": self.path, "kind": self.kind, "raw_bytes": self.raw_bytes,
+             "gzip_bytes": self.gzip_bytes, "brotli_bytes": self.brotli_bytes}
+        if self.kind == "image":
+            d.update(webp_bytes=self.webp_bytes, avif_bytes=self.avif_bytes)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BuiltFile:
-        return cls(d["path"], d["kind"], d["raw_bytes"], d.get("gzip_bytes"), d.get("brotli_bytes"))
+        return cls(d["path"], d["kind"], d["raw_bytes"], d.get("gzip_bytes"), d.get("brotli_bytes"),
+                   d.get("webp_bytes"), d.get("avif_bytes"))
 
 
 @dataclass(frozen=True)

@@ -437,8 +437,49 @@ def fe007_tree_shaking_blocked(bundle: Bundle, settings: Settings) -> list[Findi
     return out
 
 
+def fe008_heavy_image(bundle: Bundle, settings: Settings) -> list[Finding]:
+    """FE008 heavy-image: raster images of the build that would be at least `image_min_saving_bytes` smaller
+    as WebP or AVIF (measured by re-encoding them, images.py)."""
+    from analyzers.frontend.images import MIN_IMAGE_BYTES
+
+    min_saving = _t(settings, "image_min_saving_bytes", MIN_IMAGE_BYTES)
+    rows = []
+    for f in bundle.files:
+        if f.kind != "image" or not (f.webp_bytes or f.avif_bytes):
+            continue
+        best_fmt, best = min(((k, v) for k, v in (("avif", f.avif_bytes), ("webp", f.webp_bytes)) if v),
+                             key=lambda kv: kv[1])
+        if f.raw_bytes - best >= min_saving:
+            rows.append({"file": f.path, "raw_bytes": f.raw_bytes, "webp_bytes": f.webp_bytes,
+                         "avif_bytes": f.avif_bytes, "best_format": best_fmt, "saving_bytes": f.raw_bytes - best})
+    if not rows:
+        return []
+    rows.sort(key=lambda r: -r["saving_bytes"])
+    total = sum(r["raw_bytes"] for r in rows)
+    saved = sum(r["saving_bytes"] for r in rows)
+    first = rows[0]["file"].rsplit("/", 1)[-1]
+    stem = first.rsplit(".", 1)[0]
+    return [Finding(
+        rule="FE008", name="heavy-image", area=AREA, severity="medium" if saved >= 100_000 else "low",
+        confidence="verified",
+        title=f"{len(rows)} image(s) would be {saved / 1000:.0f} KB smaller as AVIF/WebP",
+        detail=(f"Re-encoding the build's raster images (WebP quality 85, AVIF quality 75, with Pillow) cuts "
+                f"{total:,} bytes to {total - saved:,}. Serve the modern format with a fallback."),
+        key="images",
+        evidence={"images": rows[:20]},
+        impact={"metric": "image_bytes", "before": total, "after": total - saved},
+        action={"kind": "code_change",
+                "snippet": (f"<picture>\n  <source srcset=\"{stem}.avif\" type=\"image/avif\">\n"
+                            f"  <source srcset=\"{stem}.webp\" type=\"image/webp\">\n"
+                            f"  <img src=\"{first}\" alt=\"…\" width=\"…\" height=\"…\">\n</picture>\n"
+                            "<!-- make the .avif/.webp files at build time, e.g. with vite-imagetools or "
+                            "image-minimizer-webpack-plugin -->")},
+        references=("https://developer.chrome.com/docs/lighthouse/performance/uses-webp-images",),
+    )]
+
+
 FE_RULES = (fe001_initial_js_budget, fe002_lazy_route, fe003_heavy_package, fe004_duplicate_package,
-            fe005_oversized_chunk, fe006_defeated_dynamic_import, fe007_tree_shaking_blocked)
+            fe005_oversized_chunk, fe006_defeated_dynamic_import, fe007_tree_shaking_blocked, fe008_heavy_image)
 
 
 def run(bundle: Bundle, settings: Settings) -> list[Finding]:

@@ -79,10 +79,28 @@ def build(project: Path) -> Path:
     return project / "dist"
 
 
+def hero_png(path: Path) -> Path:
+    """Write an 800×600 photo-like PNG (gradients plus noise, ~600 KB): the heavy image FE008 should find.
+    Generated rather than committed, so the repository holds no binary fixture."""
+    import random
+
+    from PIL import Image
+
+    rnd = random.Random(1)
+    im = Image.new("RGB", (800, 600))
+    im.putdata([((x * 255) // 800, (y * 255) // 600, ((x * y) % 256) ^ rnd.randrange(32))
+                for y in range(600) for x in range(800)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im.save(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def vite_project(tmp_path_factory) -> Path:
-    """The Vite fixture, installed and built: the project directory (its build is project/dist)."""
+    """The Vite fixture, installed and built: the project directory (its build is project/dist). A heavy
+    PNG is put in public/, which Vite copies into dist/ unchanged."""
     proj = project_copy("vite-app", tmp_path_factory.mktemp("vite") / "app")
+    hero_png(proj / "public" / "hero.png")
     build(proj)
     return proj
 

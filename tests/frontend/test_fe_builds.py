@@ -208,3 +208,22 @@ def test_directory_of_built_files(vite_project, tmp_path):
     index_js = re.search(r'src="/(assets/[^"]+\.js)"', (d / "index.html").read_text()).group(1)
     assert initial == {c.key for c in b.chunks if c.files[0] == index_js}
     assert {m.package for m in b.modules if m.package} >= {"moment", "lodash", "react-dom"}
+
+
+def test_heavy_image_is_measured(vite_project):
+    from PIL import Image
+
+    b = load_bundle(vite_project / "dist")
+    f = _by_rule(rules.run(b, _settings()), "FE008")
+    assert len(f) == 1 and f[0].confidence == "verified"
+    row = f[0].evidence["images"][0]
+    assert row["file"] == "hero.png"
+    assert row["raw_bytes"] == (vite_project / "dist" / "hero.png").stat().st_size
+    # the measured WebP size is what Pillow really writes
+    import io
+    buf = io.BytesIO()
+    with Image.open(vite_project / "dist" / "hero.png") as im:
+        im.save(buf, "WEBP", quality=85)
+    assert row["webp_bytes"] == buf.tell() < row["raw_bytes"]
+    # a threshold above the saving silences it
+    assert not _by_rule(rules.run(b, _settings(image_min_saving_bytes=row["raw_bytes"])), "FE008")
