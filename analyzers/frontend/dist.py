@@ -13,9 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from analyzers.frontend import images
+from analyzers.frontend import images, sourcemaps
 from analyzers.frontend import imports as imports_mod
-from analyzers.frontend import sourcemaps
 from analyzers.frontend.model import (
     BuiltFile,
     Bundle,
