@@ -79,6 +79,15 @@ def analyze(pg_dsn, bundle, frontend_url, baseline, out_dir, config_path, profil
         sys.exit(1)
 
 
+@cli.command()
+def thresholds() -> None:
+    """List every threshold, its default and its source (set them in perfadvisor.toml [thresholds.AREA])."""
+    from advisor.pipeline import analyzer_modules
+    for mod in analyzer_modules():
+        for name, default, source in getattr(mod, "THRESHOLDS", ()):
+            click.echo(f"{mod.AREA}.{name:<24} {default!s:<10} {source}")
+
+
 @cli.group()
 def demo() -> None:
     """The bundled samples: run them and analyse them."""

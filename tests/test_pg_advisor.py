@@ -57,6 +57,12 @@ def test_expression_index(analyzed):
     assert "(lower(email))" in f["action"]["sql"]
 
 
+def test_substring_search_gets_trigram_advice(analyzed):
+    f = by_id(analyzed[0], "PG006:public.products.name")
+    assert f["confidence"] == "heuristic" and "gin_trgm_ops" in f["action"]["sql"]
+    assert "ILIKE" in f["evidence"]["statements"][0]["query"]
+
+
 def test_low_selectivity_column_gets_no_index(analyzed):
     report, snapshot, _, _ = analyzed
     assert not any("channel" in c for f in findings(report, "PG001") for c in f["index"]["columns"])

@@ -154,6 +154,18 @@ def test_without_hypopg_recommendations_are_heuristic(pgshop_dsn, tmp_path):
     assert not report["coverage"]["postgres"]["whatif"]
 
 
+def test_thresholds_are_listed_with_defaults():
+    from analyzers.postgres import THRESHOLDS
+    from analyzers.postgres.collect import MAX_STATEMENTS, WORKLOAD_SHARE
+    from analyzers.postgres.select import MAX_NEW_INDEXES, MIN_COST_SAVINGS_PCT
+    res = perfadvisor("thresholds")
+    assert res.returncode == 0
+    assert "postgres.min_cost_savings_pct" in res.stdout and "Dexter" in res.stdout
+    defaults = {name: default for name, default, _ in THRESHOLDS}
+    assert defaults["workload_share"] == WORKLOAD_SHARE and defaults["max_statements"] == MAX_STATEMENTS
+    assert defaults["min_cost_savings_pct"] == MIN_COST_SAVINGS_PCT and defaults["max_new_indexes"] == MAX_NEW_INDEXES
+
+
 def test_help_shows_defaults():
     res = perfadvisor("analyze", "--help")
     assert res.returncode == 0

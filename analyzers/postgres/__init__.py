@@ -12,6 +12,17 @@ from analyzers.postgres import collect as _collect_module  # noqa: E402,I001
 
 AREA = "postgres"
 
+#: (name, default, source) of every threshold, shown by `perfadvisor thresholds`; set them in
+#: perfadvisor.toml under [thresholds.postgres].
+THRESHOLDS = (
+    ("workload_share", 0.95, "share of total_exec_time analysed, most expensive statements first (pghero/Dexter)"),
+    ("max_statements", 500, "cap on statements analysed"),
+    ("min_cost_savings_pct", 50.0, "Dexter's --min-cost-savings-pct default"),
+    ("max_new_indexes", 10, "perfadvisor's choice: every index slows writes"),
+    ("max_index_columns", 3, "Dexter stops at 2; eq, eq, range/sort is common in ORM queries"),
+    ("storage_budget_mb", 0.0, "0 = no budget for the new indexes' total size"),
+)
+
 
 def configured(settings: Settings) -> str | None:
     if not settings.target(AREA).get("dsn"):
@@ -37,6 +48,7 @@ def analyze(section: dict[str, Any], settings: Settings):
         notes.append(section["whatif"].get("reason", "HypoPG is not available"))
     findings += rules.foreign_key_findings(section, findings)
     findings += rules.consolidation_findings(section)
+    findings += rules.pattern_search_findings(section)
     cov = rules.coverage(section)
     if cov["unanalysed"]:
         lost = sum(u["share"] for u in cov["unanalysed"])

@@ -35,6 +35,8 @@ class TableUse:
     join: list[str] = field(default_factory=list)
     sort: list[str] = field(default_factory=list)
     group: list[str] = field(default_factory=list)
+    #: columns searched with LIKE/ILIKE (a B-tree rarely helps; pg_trgm's GIN index does).
+    pattern: list[str] = field(default_factory=list)
     #: [(column, operator, [placeholder numbers])] for representative-value EXPLAINs.
     params: list[tuple[str, str, list[int]]] = field(default_factory=list)
 
@@ -186,6 +188,10 @@ def _classify(pred: exp.Expression, scopes, catalog: Catalog, uses: dict) -> Non
         target = _column_target(pred.this, scopes, catalog)
         if target:
             use(target).add("eq", target[2])
+    elif isinstance(pred, exp.Like | exp.ILike):
+        target = _column_target(pred.this, scopes, catalog)
+        if target:
+            use(target).add("pattern", target[2])
     elif isinstance(pred, exp.Between):
         target = _column_target(pred.this, scopes, catalog)
         if target:

@@ -149,7 +149,14 @@ def seq_scans(plan: dict[str, Any]) -> list[dict[str, Any]]:
             for n in walk(plan) if n.get("Node Type") == "Seq Scan"]
 
 
+def filtered_scans(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """[{relation, node_type, filter}] for each scan node that filters rows after reading them."""
+    return [{"relation": n.get("Relation Name"), "node_type": n.get("Node Type"), "filter": n["Filter"]}
+            for n in walk(plan) if n.get("Relation Name") and n.get("Filter")]
+
+
 def summary(plan: dict[str, Any]) -> dict[str, Any]:
-    """The few facts of a plan the snapshot keeps: total cost, indexes used, sequential scans."""
+    """The few facts of a plan the snapshot keeps: total cost, indexes used, scans and their filters."""
     return {"total_cost": plan.get("Total Cost"), "indexes_used": indexes_used(plan),
-            "seq_scans": seq_scans(plan), "node_type": plan.get("Node Type")}
+            "seq_scans": seq_scans(plan), "filtered_scans": filtered_scans(plan),
+            "node_type": plan.get("Node Type")}

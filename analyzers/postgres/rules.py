@@ -322,6 +322,47 @@ def foreign_key_findings(section: dict[str, Any], recommended: list[Finding]) ->
     return out
 
 
+def pattern_search_findings(section: dict[str, Any]) -> list[Finding]:
+    """PG006: LIKE/ILIKE on a column of a large table that the plan scans sequentially, with no trigram
+    index. HypoPG cannot cost GIN indexes, so this is heuristic."""
+    rows_by_table = {(t["schema"], t["table"]): t["reltuples"] for t in section["tables"]}
+    trgm = {(i["schema"], i["table"], c) for i in section["indexes"] if i["method"] in ("gin", "gist")
+            and "trgm" in i["definition"] for c in i["columns"]}
+    grouped: dict[tuple[str, str, str], list[dict]] = {}
+    for s in section["statements"]:
+        if s.get("status") != "analysed":
+            continue
+        # the table is read and the pattern applied as a filter (Seq Scan, or an Index Scan for ORDER BY)
+        filters = [f for f in s["plan"].get("filtered_scans", []) if "~~" in f["filter"]]
+        for u in s["uses"]:
+            for col in u.get("pattern", []):
+                key = (u["schema"], u["table"], col)
+                if (any(f["relation"] == u["table"] and col in f["filter"] for f in filters)
+                        and rows_by_table.get(key[:2], 0) >= HEURISTIC_MIN_ROWS
+                        and key not in trgm):
+                    grouped.setdefault(key, []).append(s)
+    out = []
+    for (schema, table, col), stmts in sorted(grouped.items()):
+        spec = IndexSpec(schema, table, (f"{col} gin_trgm_ops",), method="gin")
+        share = sum(s["share"] for s in stmts)
+        out.append(Finding(
+            rule="PG006", name="pattern-search-without-trigram-index", area="postgres",
+            severity="high" if share >= 0.25 else "medium" if share >= 0.05 else "low", confidence="heuristic",
+            title=f"LIKE/ILIKE on {table}.{col} filters every row of {table} ({share:.0%} of exec time)",
+            detail=(f"{len(stmts)} statement(s) search {table}.{col} with a pattern; a B-tree cannot serve "
+                    "'%term%' patterns, so each call reads the whole table. A pg_trgm GIN index can. "
+                    "Not costed: HypoPG cannot create hypothetical GIN indexes."),
+            key=f"{schema}.{table}.{col}",
+            evidence={"statements": [{"queryid": s["queryid"], "query": s["query"], "calls": s["calls"],
+                                      "mean_exec_time_ms": round(s["mean_exec_time_ms"], 3)} for s in stmts],
+                      "table_rows": rows_by_table.get((schema, table)), "share_of_exec_time": round(share, 4)},
+            action={"kind": "create_index",
+                    "sql": "CREATE EXTENSION IF NOT EXISTS pg_trgm;\n"
+                           f"CREATE INDEX CONCURRENTLY ON {schema}.{table} USING gin ({col} gin_trgm_ops);"},
+            index=spec, references=(DOCS + "pgtrgm.html#PGTRGM-INDEX",)))
+    return out
+
+
 def coverage(section: dict[str, Any]) -> dict[str, Any]:
     """What share of the workload's exec time was analysed, and what was not and why."""
     stmts = section["statements"]

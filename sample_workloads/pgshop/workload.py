@@ -62,6 +62,8 @@ QUERIES = [
     # arithmetic on two constants: `$2 + $3`, which PREPARE cannot type without help
     Query("big_recent_orders",
           "SELECT count(*) FROM orders WHERE created_at >= now() - interval '30 days' AND total_cents > 40000 + 2500", 2),
+    # substring search: no B-tree helps; a pg_trgm GIN index would (PG006, heuristic)
+    Query("search_products", "SELECT id, name FROM products WHERE name ILIKE %s ORDER BY id LIMIT 20", 6),
     # a write by primary key
     Query("touch_order", "UPDATE orders SET status = %s WHERE id = %s", 6),
     Query("audit", "INSERT INTO audit_log (event) VALUES (%s)", 4),
@@ -87,6 +89,8 @@ def _params(q: Query, rnd: random.Random, scale: float):
         return (rnd.choice(["web", "app", "phone"]),)
     if q.name == "product_by_sku":
         return (f"SKU-{rnd.randint(1, products):08d}",)
+    if q.name == "search_products":
+        return (f"%duct {rnd.randint(1, 999)}9%",)
     if q.name == "touch_order":
         return (rnd.choice(["paid", "shipped"]), rnd.randint(1, orders))
     if q.name == "audit":
