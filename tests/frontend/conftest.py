@@ -113,6 +113,14 @@ def webpack_project(tmp_path_factory) -> Path:
     return proj
 
 
+@pytest.fixture(scope="session")
+def webpack4_project(tmp_path_factory) -> Path:
+    """The same app built with webpack 4 (stats.json in webpack 4's shape)."""
+    proj = project_copy("webpack4-app", tmp_path_factory.mktemp("webpack4") / "app")
+    build(proj)
+    return proj
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -227,3 +227,18 @@ def test_heavy_image_is_measured(vite_project):
     assert row["webp_bytes"] == buf.tell() < row["raw_bytes"]
     # a threshold above the saving silences it
     assert not _by_rule(rules.run(b, _settings(image_min_saving_bytes=row["raw_bytes"])), "FE008")
+
+
+def test_webpack4_stats(webpack4_project):
+    """webpack 4 lists entrypoint assets as strings and keeps chunks[].modules: same model, same findings."""
+    stats = json.loads((webpack4_project / "dist" / "stats.json").read_text())
+    assert all(isinstance(a, str) for a in stats["entrypoints"]["main"]["assets"])
+    b = load_bundle(webpack4_project / "dist" / "stats.json")
+    assert b.bundler["version"].startswith("4.")
+    assert {c.key: c.initial for c in b.chunks} == {"main": True, "admin": False}
+    found = rules.run(b, _settings())
+    assert [f.evidence["chunk"] for f in _by_rule(found, "FE005")] == ["main"]
+    assert [f.evidence["component"] for f in _by_rule(found, "FE002")] == ["src/pages/Reports.js"]
+    assert [f.evidence["module"] for f in _by_rule(found, "FE006")] == ["src/format.js"]
+    assert {"lodash", "moment"} <= {f.evidence["package"] for f in _by_rule(found, "FE007")}
+    assert "splitChunks" in _by_rule(found, "FE005")[0].action["snippet"]
