@@ -115,7 +115,7 @@ def run(dsn: str, scale: float = 1.0, iterations: int = 400, clients: int = 4, s
                 if i == 0:
                     conn.execute("CREATE TEMP TABLE cart_tmp AS SELECT id AS product_id, 1 AS qty "
                                  "FROM products WHERE id %% 500 = %s", (1,))
-                    for _ in range(4):
+                    for _ in range(2):
                         conn.execute("SELECT count(*), sum(c.qty * oi.quantity) FROM cart_tmp c "
                                      "JOIN order_items oi ON oi.product_id = c.product_id WHERE c.qty > %s",
                                      (0,)).fetchall()
