@@ -195,6 +195,10 @@ def graph_and_routes(contents: dict[str, str], modules: list[Module]):
         if page not in known:
             lazy = page in dynamic_targets and page not in static_targets
             routes.append(Route(component=page, lazy=lazy, path=None, how="directory"))
+    chunk_of = {}
+    for m in modules:
+        chunk_of.setdefault(m.path, m.chunk)
+    routes = [Route(r.component, r.lazy, r.path, r.how, chunk_of.get(r.component)) for r in routes]
     return imps, routes
 
 

@@ -219,19 +219,22 @@ class Import:
 @dataclass(frozen=True)
 class Route:
     """A route or page: `component` is its module path; `path` the URL path when the router code shows it;
-    `lazy` whether it is loaded through a dynamic import; `how` says how it was recognised."""
+    `lazy` whether it is loaded through a dynamic import; `how` says how it was recognised; `chunk` the key
+    of the chunk its module is in."""
 
     component: str
     lazy: bool
     path: str | None = None
     how: str = "router"
+    chunk: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"component": self.component, "lazy": self.lazy, "path": self.path, "how": self.how}
+        return {"component": self.component, "lazy": self.lazy, "path": self.path, "how": self.how,
+                "chunk": self.chunk}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Route:
-        return cls(d["component"], d["lazy"], d.get("path"), d.get("how", "router"))
+        return cls(d["component"], d["lazy"], d.get("path"), d.get("how", "router"), d.get("chunk"))
 
 
 @dataclass(frozen=True)

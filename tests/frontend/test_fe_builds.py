@@ -62,6 +62,7 @@ def test_vite_chunks_routes_packages(vite_project):
     routes = {r.path: r for r in b.routes}
     assert routes["/reports"].component == "src/pages/Reports.jsx" and not routes["/reports"].lazy
     assert routes["/admin"].lazy
+    assert routes["/admin"].chunk == "src/pages/Admin.jsx" and routes["/reports"].chunk == "index.html"
     pk = {m.package_path: m.version for m in b.modules if m.package_path}
     assert pk["node_modules/moment"] == _installed_version(vite_project, "node_modules/moment")
     assert pk["node_modules/is-number"] == "7.0.0"

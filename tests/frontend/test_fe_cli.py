@@ -108,3 +108,29 @@ def test_bundle_diff_command(vite_project, lazy_build, tmp_path):
     grow = _run("bundle-diff", new, old, "--fail-on-increase", "5%")
     assert grow.exit_code == 1 and "failing: initial JS grew by" in grow.output
     assert _run("bundle-diff", new, old, "--fail-on-increase", "lots").exit_code == 2
+
+
+def test_analyze_bundle_and_url_together(vite_project, nginx_factory, tmp_path):
+    site = tmp_path / "site"
+    shutil.copytree(vite_project / "dist", site)
+    server = nginx_factory(site, "        location / { try_files $uri /index.html; }",
+                           http_lines="    include /etc/nginx/mime.types;")
+    r = _run("analyze", "--bundle", str(site), "--frontend-url", server.url, "--out", str(tmp_path / "o"))
+    assert r.exit_code == 0, r.output
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    rules = {f["rule"] for f in report["findings"]}
+    assert {"FE002", "CDN001", "CDN003"} <= rules and "CDN005" not in rules
+    assert report["targets"]["frontend"]["url"] == server.url
+    cdn1 = next(f for f in report["findings"] if f["rule"] == "CDN001")
+    assert cdn1["action"]["file"].startswith("nginx.conf") and "immutable" in cdn1["action"]["snippet"]
+    server.stop()
+    # the server gone: the bundle is still analysed and the failed probe is said in one note
+    r = _run("analyze", "--bundle", str(site), "--frontend-url", server.url, "--out", str(tmp_path / "o2"))
+    report = json.loads((tmp_path / "o2" / "report.json").read_text())
+    assert "FE002" in {f["rule"] for f in report["findings"]}
+    assert any(n.startswith("front-end headers not probed:") for n in report["notes"])
+
+
+def test_url_that_is_not_loopback_is_refused(tmp_path):
+    r = _run("analyze", "--frontend-url", "http://192.0.2.10/", "--out", str(tmp_path / "o"))
+    assert r.exit_code == 2 and "not a loopback address" in r.output

@@ -251,3 +251,20 @@ def test_attribute_invalid_utf8_is_byte_exact():
     code = b"\x80ab\xff"
     got = sourcemaps.attribute(code, {"version": 3, "sources": ["a.js"], "mappings": "AAAA,EAAC"})
     assert sum(got.values()) == 4 and got["a.js"] == 4
+
+
+def test_cra_bundle_stats_location_is_detected(tmp_path):
+    """Create React App writes build/bundle-stats.json; the project directory is enough."""
+    stats = _small_stats(tmp_path)
+    (tmp_path / "app" / "build").mkdir(parents=True)
+    stats.rename(tmp_path / "app" / "build" / "bundle-stats.json")
+    b = load_bundle(tmp_path / "app")
+    assert b.bundler["name"] == "webpack" and [c.key for c in b.chunks] == ["main", "admin"]
+
+
+def test_unknown_input_is_one_clear_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(InputFileError, match="no Vite manifest, webpack stats.json or built .js files"):
+        load_bundle(tmp_path)
+    with pytest.raises(InputFileError, match="no such file"):
+        load_bundle(tmp_path / "missing")
