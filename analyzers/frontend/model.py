@@ -6,7 +6,8 @@ it. All sizes are bytes of the real built files:
 - ``raw_bytes``: the file as written by the bundler (minified);
 - ``gzip_bytes``: zlib/gzip at level 6 (``GZIP_LEVEL``), the default of zlib, gzip(1) and of most servers'
   on-the-fly compression modules;
-- ``brotli_bytes``: brotli at quality 11 (``BROTLI_QUALITY``), what precompressed ``.br`` files are built with.
+- ``brotli_bytes``: brotli at quality 11 (``BROTLI_QUALITY``), what precompressed ``.br`` files are built with
+  (files over BROTLI_Q11_MAX_BYTES at quality 9, which is ~30× faster; see brotli_quality()).
 
 Module bytes are *minified* bytes attributed through source maps (``measure == "sourcemap"``) or, without a
 map, the bundler's own pre-minification module size (``measure == "stats"``), which over-counts.
@@ -24,6 +25,10 @@ from typing import Any
 GZIP_LEVEL = 6
 # brotli's maximum, used by build-time precompression (e.g. vite-plugin-compression, brotli(1) default).
 BROTLI_QUALITY = 11
+# Quality 11 runs at ~0.3 MB/s here (2 s for a 558 KB chunk); files above this size are measured at
+# quality 9 instead (~10 MB/s, ~8% larger output), and the file records the quality used.
+BROTLI_Q11_MAX_BYTES = 256 * 1024
+BROTLI_LARGE_QUALITY = 9
 
 JS_EXT = (".js", ".mjs", ".cjs")
 CSS_EXT = (".css",)
@@ -78,13 +83,18 @@ def gzip_size(data: bytes) -> int:
     return len(gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0))
 
 
+def brotli_quality(size: int) -> int:
+    """The brotli quality perfadvisor measures a file of `size` bytes at (see BROTLI_Q11_MAX_BYTES)."""
+    return BROTLI_QUALITY if size <= BROTLI_Q11_MAX_BYTES else BROTLI_LARGE_QUALITY
+
+
 def brotli_size(data: bytes) -> int | None:
-    """Bytes of `data` brotli-compressed at BROTLI_QUALITY, or None when the brotli package is missing."""
+    """Bytes of `data` brotli-compressed at brotli_quality(len(data)), or None without the brotli package."""
     try:
         import brotli
     except ImportError:  # pragma: no cover - brotli is a declared dependency
         return None
-    return len(brotli.compress(data, quality=BROTLI_QUALITY))
+    return len(brotli.compress(data, quality=brotli_quality(len(data))))
 
 
 @lru_cache(maxsize=1 << 16)

@@ -13,11 +13,12 @@ import re
 import shutil
 from pathlib import Path
 
+import brotli
 import pytest
 
 from advisor.config import Settings
 from analyzers.frontend import advice, load_bundle, rules
-from analyzers.frontend.model import GZIP_LEVEL, Bundle
+from analyzers.frontend.model import GZIP_LEVEL, Bundle, brotli_quality
 
 from .conftest import build, project_copy
 
@@ -48,6 +49,7 @@ def test_vite_model_sizes_are_the_real_files(vite_project):
         if f.kind == "js":
             assert f.gzip_bytes == len(gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0))
             assert 0 < f.brotli_bytes < f.gzip_bytes
+            assert f.brotli_bytes == len(brotli.compress(data, quality=brotli_quality(len(data))))
     # every byte of every JS file is attributed to a module (or to [unmapped])
     for c in b.chunks:
         js = c.files[0]
