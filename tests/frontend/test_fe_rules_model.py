@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from advisor.config import Settings
 from analyzers.frontend import diff, rules
-from analyzers.frontend.model import Bundle, BuiltFile, Chunk, Import, Module, Route
+from analyzers.frontend.model import BuiltFile, Bundle, Chunk, Import, Module, Route
 
 
 def _bundle(**over) -> Bundle:
