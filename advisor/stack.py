@@ -489,13 +489,22 @@ class Stack:
         cluster.start()
         cluster.wait_ready()
         seeded = cluster.datadir.parent / "pgdata.seeded"
-        if seeded.exists() and seeded.read_text().strip() == repr(self.cfg.scale):
+        if seeded.exists() and seeded.read_text().strip() == self._seed_key():
             echo(f"  database already seeded at scale {self.cfg.scale}")
         else:
             self._seed(cluster, echo)
-            seeded.write_text(repr(self.cfg.scale))
+            seeded.write_text(self._seed_key())
         # The planted problems are judged from statistics of this run, not of the seed.
         self._psql(cluster.dsn("shop"), "-c", "SELECT pg_stat_statements_reset()")
+
+    def _seed_key(self) -> str:
+        """Scale and a hash of the schema/seed files: either changing means the database is reseeded."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for f in ("01-schema.sql", "02-seed.sql", "03-constraints.sql"):
+            h.update((self.cfg.source_dir / "postgres" / f).read_bytes())
+        return f"scale={self.cfg.scale!r} sql={h.hexdigest()[:16]}"
 
     def _psql(self, dsn: str, *args: str, env: dict[str, str] | None = None) -> None:
         res = subprocess.run(["psql", dsn, "-q", "-X", "-v", "ON_ERROR_STOP=1", *args], capture_output=True,

@@ -97,7 +97,7 @@ SELECT i,
        1 + (random() * 4.999)::int % 5,
        pg_temp.pick('title', (random() * 1000)::bigint),
        'I used it for ' || (1 + (random() * 52)::int) || ' weeks. '
-           || repeat('It works as described and the finish is good. ', 1 + (random() * 3)::int),
+           || repeat('Works as described. ', 1 + (random() * 3)::int),
        now() - random() * interval '730 days'
 FROM generate_series(1, (SELECT reviews FROM seed_size)) AS i;
 

@@ -38,7 +38,7 @@ GROUP = "workers"
 BLOCK_MS = 2000
 BATCH = 10
 # How many times the planted hot spot re-hashes the document (an "archive copy", an "accounting copy"…).
-CHECKSUM_COPIES = 25
+CHECKSUM_COPIES = 8
 TERMS = [
     "Goods remain the property of the shop until paid in full.",
     "Returns are accepted within 30 days in their original packaging.",

@@ -85,7 +85,7 @@ def load_run(stack, tmp_path_factory) -> LoadRun:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    env = {**os.environ, "SHOP_SCALE": str(stack.scale), "SHOP_THINK_SCALE": "0.1"}
+    env = {**os.environ, "SHOP_SCALE": str(stack.scale), "SHOP_THINK_SCALE": "0.04"}
     try:
         res = subprocess.run(
             [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", str(LOAD_USERS),
@@ -172,7 +172,7 @@ def test_worker_hot_spot_shows_in_a_py_spy_dump(stack):
 
     r = redis.Redis(host="127.0.0.1", port=stack.ports.redis,
                     password=(stack.run_dir / "secrets" / "redis-password").read_text().strip())
-    for order_id in range(1, 41):  # existing orders: re-invoicing is idempotent but does the CPU work
+    for order_id in range(1, 101):  # existing orders: re-invoicing is idempotent but does the CPU work
         r.xadd("shop:order-jobs", {"order_id": str(order_id), "customer_id": "1"})
     pid = stack.proc_pid("worker")
     dumps = []
