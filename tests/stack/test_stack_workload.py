@@ -184,3 +184,12 @@ def test_worker_hot_spot_shows_in_a_py_spy_dump(stack):
             break
         time.sleep(0.2)
     assert any("invoice_checksum" in d and "shop_worker.py" in d for d in dumps), dumps[-1][-2000:]
+
+
+def test_planted_redis_has_no_maxmemory(stack):
+    import redis
+
+    r = redis.Redis(host="127.0.0.1", port=stack.ports.redis,
+                    password=(stack.run_dir / "secrets" / "redis-password").read_text().strip(), decode_responses=True)
+    info = r.info("memory")
+    assert info["maxmemory"] == 0 and info["maxmemory_policy"] == "noeviction"
