@@ -81,6 +81,21 @@ def _module_path(name: str) -> str:
     return name.rstrip("/")
 
 
+def _list(v: Any) -> list:
+    """`v` when it is a list, else [] (a malformed field is ignored, not trusted)."""
+    return v if isinstance(v, list) else []
+
+
+def _int(v: Any) -> int:
+    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) < 1e15 else 0
+
+
+def _cid(c: dict, index: int) -> Any:
+    """A chunk's id (webpack: a number or a string), or a stand-in when it is missing or malformed."""
+    cid = c.get("id")
+    return cid if isinstance(cid, (int, str)) and not isinstance(cid, bool) else f"#{index}"
+
+
 def _check_stats(path: Path) -> None:
     try:
         with path.open("rb") as fh:
@@ -144,7 +159,7 @@ def read_stats(path: Path, compress: bool = True) -> Bundle:
         children = 0
         for i, child in enumerate(_items(path, "children.item")):
             children += 1
-            if isinstance(child, dict) and child.get("chunks"):
+            if isinstance(child, dict) and isinstance(child.get("chunks"), list) and child["chunks"]:
                 if prefix == "":
                     prefix = f"children.{i}"
                     chunks_raw = [c for c in child["chunks"] if isinstance(c, dict)]
@@ -156,8 +171,8 @@ def read_stats(path: Path, compress: bool = True) -> Bundle:
             notes.append(f"multi-compiler stats: analysed the first of {children} compilations with chunks")
     if prefix:
         child = next(c for i, c in enumerate(_items(path, "children.item")) if f"children.{i}" == prefix)
-        return _from_parts(path, child.get("version"), child.get("outputPath"), child.get("assets") or [],
-                           chunks_raw, iter(child.get("modules") or []), child.get("warnings") or [], notes,
+        return _from_parts(path, child.get("version"), child.get("outputPath"), _list(child.get("assets")),
+                           chunks_raw, iter(_list(child.get("modules"))), _list(child.get("warnings")), notes,
                            compress)
     assets = head["assets"] if isinstance(head.get("assets"), list) else list(_items(path, "assets.item"))
     warnings = head.get("warnings")
@@ -187,25 +202,26 @@ def _from_parts(path: Path, version: Any, output_path: Any, assets: list[Any], c
     asset_sizes: dict[str, int] = {}
     for a in assets:
         if isinstance(a, dict) and isinstance(a.get("name"), str):
-            asset_sizes[a["name"]] = int(a.get("size") or 0)
+            asset_sizes[a["name"]] = _int(a.get("size"))
     chunk_key: dict[Any, str] = {}
     chunks: list[Chunk] = []
     seen_keys: set[str] = set()
-    for c in chunks_raw:
-        files = [f for f in (c.get("files") or []) if isinstance(f, str)]
-        names = [n for n in (c.get("names") or []) if isinstance(n, str)]
+    for idx, c in enumerate(chunks_raw):
+        files = [f for f in _list(c.get("files")) if isinstance(f, str)]
+        names = [n for n in _list(c.get("names")) if isinstance(n, str)]
         js = [f for f in files if file_kind(f) == "js"] + [f for f in files if file_kind(f) == "css"]
         key = names[0] if names else (strip_hash(js[0]) if js else f"chunk-{c.get('id')}")
         if key in seen_keys:
             key = f"{key}#{c.get('id')}"
         seen_keys.add(key)
-        chunk_key[c.get("id")] = key
+        chunk_key[_cid(c, idx)] = key
         chunks.append(Chunk(key=key, name=names[0] if names else key, files=tuple(js),
                             initial=bool(c.get("initial")), entry=bool(c.get("entry")), src=None))
-    by_id = {c.get("id"): c for c in chunks_raw}
+    by_id = {_cid(c, i): c for i, c in enumerate(chunks_raw)}
     chunks = [Chunk(ch.key, ch.name, ch.files, ch.initial, ch.entry, not ch.initial, ch.src, (),
-                    tuple(chunk_key[x] for x in (by_id[cid].get("children") or []) if x in chunk_key))
-              for ch, cid in zip(chunks, [c.get("id") for c in chunks_raw], strict=True)]
+                    tuple(chunk_key[x] for x in _list(by_id[cid].get("children"))
+                          if isinstance(x, (int, str)) and x in chunk_key))
+              for ch, cid in zip(chunks, [_cid(c, i) for i, c in enumerate(chunks_raw)], strict=True)]
     all_files = sorted({f for c in chunks for f in c.files} | set(asset_sizes))
     build_dir = _build_dir(path, output_path, [f for c in chunks for f in c.files])
     root = dist.project_root(build_dir.parent if build_dir else path.parent)
@@ -229,21 +245,21 @@ def _from_parts(path: Path, version: Any, output_path: Any, assets: list[Any], c
         count += 1
         name = m["name"]
         mpath = _module_path(name)
-        nested = [x for x in (m.get("modules") or []) if isinstance(x, dict) and isinstance(x.get("name"), str)]
+        nested = [x for x in _list(m.get("modules")) if isinstance(x, dict) and isinstance(x.get("name"), str)]
         if nested and _CONCAT.match(name):
             concat_roots.add(node_of(mpath))
         parts = nested if (nested and _CONCAT.match(name)) else [m]
-        for c in m.get("chunks") or []:
-            if c not in chunk_key:
+        for c in _list(m.get("chunks")):
+            if not isinstance(c, (int, str)) or c not in chunk_key:
                 continue
             for part in parts:
                 p = _module_path(part["name"])
                 pkg = package_of(p)
-                stats_modules.append(Module(p, chunk_key[c], int(part.get("size") or 0), "stats",
+                stats_modules.append(Module(p, chunk_key[c], _int(part.get("size")), "stats",
                                             pkg[0] if pkg else None, pkg[1] if pkg else None,
                                             pkg[2] if pkg else None))
         for part in parts:
-            reasons = [r for r in (part.get("optimizationBailout") or []) if isinstance(r, str)
+            reasons = [r for r in _list(part.get("optimizationBailout")) if isinstance(r, str)
                        and any(k in r for k in _BAILOUT_KEEP)]
             if reasons:
                 p = _module_path(part["name"])
@@ -251,7 +267,7 @@ def _from_parts(path: Path, version: Any, output_path: Any, assets: list[Any], c
                 bailouts.append({"module": p, "package_path": pkg[1] if pkg else None,
                                  "reasons": reasons[:2]})
         target = node_of(mpath)
-        for r in m.get("reasons") or []:
+        for r in _list(m.get("reasons")):
             if not isinstance(r, dict) or not isinstance(r.get("moduleName"), str):
                 continue
             rtype = r.get("type") or ""
@@ -287,7 +303,9 @@ def _from_parts(path: Path, version: Any, output_path: Any, assets: list[Any], c
     imps = sorted(set(imps), key=lambda i: (i.importer, i.imported, i.kind))
     limit = WEBPACK_ASSET_WARNING_BYTES
     for w in warnings:
-        text = w.get("message", "") if isinstance(w, dict) else w if isinstance(w, str) else ""
+        text = w.get("message", "") if isinstance(w, dict) else w
+        if not isinstance(text, str):
+            continue
         lm = _LIMIT.search(text)
         if lm:
             limit = int(float(lm.group(1)) * _UNITS[lm.group(2)])

@@ -222,8 +222,21 @@ def test_truncated_stats_every_cut_is_one_clear_error(tmp_path):
         assert str(p) in str(e.value) and "\n" not in str(e.value)
 
 
+chunk_like = st.fixed_dictionaries(
+    {"id": json_value, "names": json_value, "files": st.one_of(json_value, st.lists(st.text(max_size=6))),
+     "initial": json_value, "children": json_value})
+module_like = st.fixed_dictionaries(
+    {"name": st.one_of(st.text(max_size=20), json_value), "size": json_value, "chunks": json_value,
+     "reasons": st.one_of(json_value, st.lists(st.fixed_dictionaries(
+         {"moduleName": st.one_of(st.text(max_size=10), json_value), "type": json_value}), max_size=3))})
+shaped_stats = st.fixed_dictionaries(
+    {"version": json_value, "chunks": st.lists(chunk_like, min_size=1, max_size=3),
+     "modules": st.one_of(json_value, st.lists(module_like, max_size=4)), "assets": json_value,
+     "warnings": json_value})
+
+
 @FUZZ
-@given(data=stats_like)
+@given(data=st.one_of(stats_like, shaped_stats))
 def test_stats_fuzz(tmp_path, data):
     p = tmp_path / "fuzz-stats.json"
     p.write_text(json.dumps(data))
