@@ -158,3 +158,19 @@ def test_statement_timeout_and_read_only_session(pgshop_dsn):
             pass
     finally:
         conn.close()
+
+
+def test_storage_budget_is_respected(pgshop_dsn, analyzed, tmp_path):
+    from click.testing import CliRunner
+
+    from advisor.cli import cli
+    big = by_id(analyzed[0], "PG001:public.orders(customer_id,created_at)")["evidence"]["estimated_size_bytes"]
+    budget_mb = 0.9 * big / 1048576  # too small for the most valuable index
+    res = CliRunner().invoke(cli, ["analyze", "--pg", pgshop_dsn, "--out", str(tmp_path), "-q",
+                                   "--storage-budget-mb", f"{budget_mb:.3f}"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    from tests.conftest import validate_report
+    report = validate_report(tmp_path)
+    chosen = [f for f in report["findings"] if f["rule"] == "PG001"]
+    assert not any(f["id"] == "PG001:public.orders(customer_id,created_at)" for f in chosen)
+    assert sum(f["evidence"]["estimated_size_bytes"] for f in chosen) <= budget_mb * 1048576
