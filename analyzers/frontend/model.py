@@ -304,11 +304,12 @@ class Bundle:
         return total
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "bundler": self.bundler, "files": [f.to_dict() for f in self.files],
+        return {"source": self.source, "bundler": dict(self.bundler), "files": [f.to_dict() for f in self.files],
                 "chunks": [c.to_dict() for c in self.chunks], "modules": [m.to_dict() for m in self.modules],
                 "imports": [i.to_dict() for i in self.imports], "routes": [r.to_dict() for r in self.routes],
-                "bailouts": list(self.bailouts), "packages": self.packages, "limits": self.limits,
-                "precompressed": self.precompressed, "notes": list(self.notes)}
+                "bailouts": [dict(b) for b in self.bailouts],
+                "packages": {k: dict(v) for k, v in self.packages.items()}, "limits": dict(self.limits),
+                "precompressed": {k: list(v) for k, v in self.precompressed.items()}, "notes": list(self.notes)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Bundle:

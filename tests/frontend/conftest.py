@@ -121,6 +121,20 @@ def webpack4_project(tmp_path_factory) -> Path:
     return proj
 
 
+_LOADED: dict[str, object] = {}
+
+
+def loaded(path: Path):
+    """load_bundle(path), once per session: the fixture builds are read-only, and measuring (brotli,
+    WebP/AVIF) takes a few seconds per read."""
+    from analyzers.frontend import load_bundle
+
+    key = str(path)
+    if key not in _LOADED:
+        _LOADED[key] = load_bundle(path)
+    return _LOADED[key]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -20,7 +20,7 @@ from advisor.config import Settings
 from analyzers.frontend import advice, load_bundle, rules
 from analyzers.frontend.model import GZIP_LEVEL, Bundle, brotli_quality
 
-from .conftest import build, project_copy
+from .conftest import build, loaded, project_copy
 
 pytestmark = pytest.mark.slow
 
@@ -75,7 +75,7 @@ def test_vite_chunks_routes_packages(vite_project):
 
 
 def test_vite_findings(vite_project):
-    b = load_bundle(vite_project / "dist")
+    b = loaded(vite_project / "dist")
     found = rules.run(b, _settings())
     lazy = _by_rule(found, "FE002")
     assert [f.evidence["route"] for f in lazy] == ["/reports"]
@@ -92,7 +92,7 @@ def test_vite_findings(vite_project):
 
 
 def test_initial_budget_follows_the_measured_bytes(vite_project):
-    b = load_bundle(vite_project / "dist")
+    b = loaded(vite_project / "dist")
     measured = b.initial_bytes("js", "gzip_bytes")
     default = _by_rule(rules.run(b, _settings()), "FE001")
     assert bool(default) == (measured > rules.INITIAL_JS_BUDGET_GZIP_BYTES)
@@ -103,7 +103,7 @@ def test_initial_budget_follows_the_measured_bytes(vite_project):
 
 def test_lazy_route_estimate_matches_a_real_rebuild(vite_project, tmp_path):
     """Apply FE002's change to a copy of the app, rebuild, and compare the estimate with the real drop."""
-    b = load_bundle(vite_project / "dist")
+    b = loaded(vite_project / "dist")
     f = _by_rule(rules.run(b, _settings()), "FE002")[0]
     estimate = f.evidence["estimated_saving_gzip_bytes"]
     proj = project_copy("vite-app", tmp_path / "lazy")
@@ -123,7 +123,7 @@ def test_lazy_route_estimate_matches_a_real_rebuild(vite_project, tmp_path):
 
 def test_vite8_split_advice_builds(vite_project, tmp_path):
     """FE005's Vite 8 snippet (codeSplitting groups) is valid config: building with it splits moment out."""
-    b = load_bundle(vite_project / "dist")
+    b = loaded(vite_project / "dist")
     found = _by_rule(rules.run(b, _settings(chunk_warning_bytes=100_000)), "FE005")
     assert found and found[0].action["file"] == "vite.config.js"
     major = advice.vite_major(b.bundler)
@@ -144,7 +144,7 @@ def test_vite8_split_advice_builds(vite_project, tmp_path):
 
 def test_advice_fits_the_vite_version(vite_project):
     """The same build, re-labelled as an older Vite in its snapshot section, gets manualChunks advice."""
-    d = load_bundle(vite_project / "dist").to_dict()
+    d = loaded(vite_project / "dist").to_dict()
     d["bundler"]["version"] = "7.1.0"
     old = Bundle.from_dict(d)
     f = _by_rule(rules.run(old, _settings(chunk_warning_bytes=100_000)), "FE005")[0]
@@ -167,7 +167,7 @@ def test_webpack_model(webpack_project):
 
 
 def test_webpack_findings(webpack_project):
-    b = load_bundle(webpack_project / "dist" / "stats.json")
+    b = loaded(webpack_project / "dist" / "stats.json")
     found = rules.run(b, _settings())
     over = _by_rule(found, "FE005")
     assert [f.evidence["chunk"] for f in over] == ["main"]
@@ -216,7 +216,7 @@ def test_directory_of_built_files(vite_project, tmp_path):
 def test_heavy_image_is_measured(vite_project):
     from PIL import Image
 
-    b = load_bundle(vite_project / "dist")
+    b = loaded(vite_project / "dist")
     f = _by_rule(rules.run(b, _settings()), "FE008")
     assert len(f) == 1 and f[0].confidence == "verified"
     row = f[0].evidence["images"][0]
@@ -236,7 +236,7 @@ def test_webpack4_stats(webpack4_project):
     """webpack 4 lists entrypoint assets as strings and keeps chunks[].modules: same model, same findings."""
     stats = json.loads((webpack4_project / "dist" / "stats.json").read_text())
     assert all(isinstance(a, str) for a in stats["entrypoints"]["main"]["assets"])
-    b = load_bundle(webpack4_project / "dist" / "stats.json")
+    b = loaded(webpack4_project / "dist" / "stats.json")
     assert b.bundler["version"].startswith("4.")
     assert {c.key: c.initial for c in b.chunks} == {"main": True, "admin": False}
     found = rules.run(b, _settings())
