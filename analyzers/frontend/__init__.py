@@ -17,7 +17,7 @@ from typing import Any
 from advisor.config import Settings
 from advisor.errors import InputFileError
 from analyzers.frontend import cdn, diff, headers, rules
-from analyzers.frontend.model import Bundle
+from analyzers.frontend.model import Bundle, package_uses
 
 AREA = "frontend"
 
@@ -116,7 +116,9 @@ def analyze(section: dict[str, Any], settings: Settings):
             "bundler": bundle.bundler, "chunks": len(bundle.chunks),
             "initial_js_gzip_bytes": rules.initial_gzip(bundle)[0],
             "modules_attributed": sum(1 for m in bundle.modules if m.measure == "sourcemap"),
-            "routes": [r.to_dict() for r in bundle.routes]}
+            "routes": [r.to_dict() for r in bundle.routes],
+            "largest_packages": [{"package": u.name, "version": u.version, "install_path": u.install_path,
+                                  "minified_bytes": u.bytes} for u in package_uses(bundle)[:15]]}
     if section.get("baseline") and bundle is not None:
         d = diff.diff(Bundle.from_dict(section["baseline"]), bundle)
         result.coverage["bundle_diff"] = d

@@ -281,3 +281,15 @@ def test_unknown_input_is_one_clear_error(tmp_path):
         load_bundle(tmp_path)
     with pytest.raises(InputFileError, match="no such file"):
         load_bundle(tmp_path / "missing")
+
+
+@FUZZ
+@given(blob=st.binary(max_size=300))
+def test_manifest_file_fuzz_bytes(tmp_path, blob):
+    d = tmp_path / "dist" / ".vite"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "manifest.json").write_bytes(blob)
+    try:
+        load_bundle(tmp_path / "dist")
+    except InputFileError as e:
+        assert "manifest" in str(e) and "\n" not in str(e)
