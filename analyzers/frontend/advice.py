@@ -30,7 +30,7 @@ def split_packages(bundler: dict[str, Any], groups: dict[str, list[str]]) -> tup
     if name == "webpack":
         lines = []
         for chunk, pkgs in groups.items():
-            alt = "|".join(re.escape(p) for p in pkgs)
+            alt = "|".join(_re(p) for p in pkgs)
             lines.append(f"        {_js_key(chunk)}: {{\n          test: /[\\\\/]node_modules[\\\\/]({alt})[\\\\/]/,\n"
                          f"          name: \"{chunk}\",\n          chunks: \"all\",\n        }},")
         body = "\n".join(lines)
@@ -48,13 +48,19 @@ def split_packages(bundler: dict[str, Any], groups: dict[str, list[str]]) -> tup
                                   "\n        },\n      },\n    },\n  },\n});")
     groups_js = []
     for chunk, pkgs in groups.items():
-        alt = "|".join(re.escape(p) for p in pkgs)
+        alt = "|".join(_re(p) for p in pkgs)
         groups_js.append(f"          {{ name: \"{chunk}\", test: /[\\\\/]node_modules[\\\\/]({alt})[\\\\/]/ }},")
     return "vite.config.js", ("// Vite 8 (Rolldown): manualChunks is deprecated; use codeSplitting groups\n"
                               "export default defineConfig({\n  build: {\n    rolldownOptions: {\n"
                               "      output: {\n        codeSplitting: {\n          groups: [\n" +
                               "\n".join("  " + g for g in groups_js) +
                               "\n          ],\n        },\n      },\n    },\n  },\n});")
+
+
+def _re(name: str) -> str:
+    """A package name for a JS regex literal: special characters escaped, `-` left readable, and the `/` of
+    a scoped name (which would end the literal) matched as either path separator."""
+    return re.escape(name).replace("\\-", "-").replace("/", "[\\\\/]")
 
 
 def _js_key(name: str) -> str:

@@ -78,3 +78,26 @@ def test_diff_matches_chunks_and_packages():
     assert d["added_packages"] == ["dayjs"] and d["removed_packages"] == []
     md = diff.markdown(d)
     assert "+10.0 KB (+10.0%)" in md and "| dayjs | added |" in md
+
+
+def test_split_advice_regex_is_valid_javascript_for_scoped_packages():
+    """The snippet's regex literal is evaluated by node on module paths (a scoped name's `/` must not end
+    the literal)."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    from analyzers.frontend.advice import split_packages
+
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    for bundler in ({"name": "webpack", "version": "5.99.9"}, {"name": "vite", "version": "8.4.0"}):
+        _, snippet = split_packages(bundler, {"charts": ["@nivo/core", "d3-scale"]})
+        regex = next(line.split("test: ", 1)[1].rstrip(", }") for line in snippet.splitlines() if "test: " in line)
+        js = (f"const r = {regex};\n"
+              "console.log([r.test('/app/node_modules/@nivo/core/index.js'),"
+              " r.test('C:\\\\app\\\\node_modules\\\\d3-scale\\\\src\\\\x.js'),"
+              " r.test('/app/node_modules/@nivo/corex/index.js'), r.test('/app/src/d3-scale.js')].join())")
+        out = subprocess.run(["node", "-e", js], capture_output=True, text=True, check=True).stdout.strip()
+        assert out == "true,true,false,false", (bundler, regex, out)
