@@ -21,6 +21,7 @@ _STATIC = re.compile(r"""(?:^|[;\s}])(?:import|export)\s+(?:[\w*${}\s,]+?\s+from
 _DYNAMIC = re.compile(r"""\bimport\s*\(\s*(?:/\*.*?\*/\s*)?["']([^"'\n]+)["']""", re.S)
 _REQUIRE = re.compile(r"""\brequire\s*\(\s*["']([^"'\n]+)["']\s*\)""")
 _DEFAULT_IMPORT = re.compile(r"""\bimport\s+([A-Za-z_$][\w$]*)\s*(?:,\s*\{[^}]*\})?\s*from\s*["']([^"'\n]+)["']""")
+_NAMED_IMPORT = re.compile(r"""\bimport\s+(?:[A-Za-z_$][\w$]*\s*,\s*)?\{([^}]*)\}\s*from\s*["']([^"'\n]+)["']""")
 _LAZY_DECL = re.compile(r"""\b(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:React\.)?(?:lazy|loadable)\s*\(\s*"""
                         r"""(?:async\s*)?\(\s*\)\s*=>\s*import\s*\(\s*(?:/\*.*?\*/\s*)?["']([^"'\n]+)["']""", re.S)
 _ROUTE_TAG = re.compile(r"<Route\b([^>]*?)/?>", re.S)
@@ -99,6 +100,11 @@ def find_routes(sources: dict[str, str], modules: Iterable[str]) -> list[Route]:
         bindings: dict[str, tuple[str, bool]] = {}
         for m in _DEFAULT_IMPORT.finditer(text):
             bindings[m.group(1)] = (m.group(2), False)
+        for m in _NAMED_IMPORT.finditer(text):
+            for part in m.group(1).split(","):
+                local = part.split(" as ")[-1].strip()
+                if local:
+                    bindings[local] = (m.group(2), False)
         for m in _LAZY_DECL.finditer(text):
             bindings[m.group(1)] = (m.group(2), True)
         pairs: list[tuple[str | None, str]] = []

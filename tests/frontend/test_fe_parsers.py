@@ -293,3 +293,20 @@ def test_manifest_file_fuzz_bytes(tmp_path, blob):
         load_bundle(tmp_path / "dist")
     except InputFileError as e:
         assert "manifest" in str(e) and "\n" not in str(e)
+
+
+def test_routes_from_router_code():
+    from analyzers.frontend.imports import find_routes, scan
+
+    src = {"src/App.tsx": (
+        'import { Reports as R } from "./pages/Reports";\n'
+        'import Home from "./Home";\n'
+        'const Admin = React.lazy(() => import(/* chunk */ "./pages/Admin"));\n'
+        'const routes = [{ path: "/admin", element: <Admin /> }];\n'
+        '<Route path="/reports" element={<R />} />\n<Route index path="/" element={<Home/>} />\n')}
+    mods = ["src/App.tsx", "src/pages/Reports.tsx", "src/pages/Admin.tsx", "src/Home.tsx"]
+    got = {r.path: (r.component, r.lazy) for r in find_routes(src, mods)}
+    assert got == {"/reports": ("src/pages/Reports.tsx", False), "/admin": ("src/pages/Admin.tsx", True),
+                   "/": ("src/Home.tsx", False)}
+    kinds = {(i.imported, i.kind) for i in scan(src, mods)}
+    assert ("src/pages/Admin.tsx", "dynamic") in kinds and ("src/pages/Reports.tsx", "static") in kinds
