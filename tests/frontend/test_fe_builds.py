@@ -245,3 +245,17 @@ def test_webpack4_stats(webpack4_project):
     assert [f.evidence["module"] for f in _by_rule(found, "FE006")] == ["src/format.js"]
     assert {"lodash", "moment"} <= {f.evidence["package"] for f in _by_rule(found, "FE007")}
     assert "splitChunks" in _by_rule(found, "FE005")[0].action["snippet"]
+
+
+def test_webpack_lazy_route_estimate_matches_a_real_rebuild(webpack_project, tmp_path):
+    b = loaded(webpack_project / "dist" / "stats.json")
+    estimate = _by_rule(rules.run(b, _settings()), "FE002")[0].evidence["estimated_saving_gzip_bytes"]
+    proj = project_copy("webpack-app", tmp_path / "lazy")
+    app = proj / "src" / "App.js"
+    text = app.read_text().replace('import Reports from "./pages/Reports.js";\n', "")
+    app.write_text(text.replace("const Admin = lazy",
+                                'const Reports = lazy(() => import("./pages/Reports.js"));\nconst Admin = lazy'))
+    after = load_bundle(build(proj) / "stats.json")
+    real_drop = b.initial_bytes("js", "gzip_bytes") - after.initial_bytes("js", "gzip_bytes")
+    assert real_drop > 0
+    assert abs(estimate - real_drop) / real_drop < 0.25, (estimate, real_drop)
