@@ -9,6 +9,7 @@ keeps its log, pid and data under one run directory:
     RUN_DIR/logs/NAME.log       one log per service
     RUN_DIR/secrets/            generated passwords (mode 0600); never printed, never on a command line
     RUN_DIR/pgdata/             the cluster (kept across down/up for a warm start; `down --purge` removes it)
+    RUN_DIR/www/                the copy of compose/frontend/dist that nginx serves
 
 `down` stops exactly the processes `up` recorded, checking each pid's start time so that a reused pid is
 never signalled.
@@ -438,6 +439,7 @@ class Stack:
                              "run `perfadvisor demo down` first")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
+        _check_service_users_can_enter(self.run_dir)
 
         step = _Steps(echo, 7)
         step("checking prerequisites")
@@ -607,7 +609,7 @@ class Stack:
         """A complete nginx.conf around compose/nginx/default.conf.template, everything under the run dir."""
         server = (self.cfg.source_dir / "nginx" / "default.conf.template").read_text()
         server = (server.replace("${NGINX_LISTEN}", f"127.0.0.1:{ports.nginx}")
-                  .replace("${NGINX_STATIC_ROOT}", str(self.cfg.dist))
+                  .replace("${NGINX_STATIC_ROOT}", str(self.run_dir / "www"))
                   .replace("${NGINX_BACKEND}", f"127.0.0.1:{ports.backend}"))
         tmp = self.run_dir / "nginx"
         # As root, workers run as nobody (never as root); they only read the build and write temp files.
@@ -630,6 +632,11 @@ class Stack:
             (tmp / d).mkdir(exist_ok=True)
             if os.geteuid() == 0:
                 shutil.chown(tmp / d, "nobody", "nogroup")
+        # A copy of the build under the run directory, which nginx's workers can read wherever the checkout is.
+        www = self.run_dir / "www"
+        shutil.rmtree(www, ignore_errors=True)
+        shutil.copytree(self.cfg.dist, www)
+        os.chmod(www, 0o755)
         conf = tmp / "nginx.conf"
         conf.write_text(self.nginx_conf(state.ports))
         log = self.logs / "nginx.log"
@@ -697,6 +704,17 @@ class Stack:
                 "urls": asdict(u), "secrets_dir": str(self.run_dir / "secrets")}
 
 
+def _check_service_users_can_enter(run_dir: Path) -> None:
+    """As root, PostgreSQL runs as `postgres` and nginx's workers as `nobody`: both must reach RUN_DIR."""
+    if os.geteuid() != 0:
+        return
+    for user in ("postgres", "nobody"):
+        res = subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(run_dir)], capture_output=True)
+        if res.returncode != 0:
+            raise StackError(f"the {user} OS user cannot enter {run_dir} (a parent directory is private, like "
+                             "/root): choose --run-dir under a directory it can reach, e.g. /tmp/perfadvisor-stack")
+
+
 def _answers(url: str) -> bool:
     try:
         return _http_get(url, 2)[0] == 200
@@ -712,7 +730,7 @@ class _Steps:
 
     def __call__(self, what: str) -> None:
         self.n += 1
-        self.echo(f"[{self.n}/{self.total}] {what}")
+        self.echo(f"[{self.n}/{self.total} · {time.monotonic() - self.t:.0f} s] {what}")
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -9,10 +9,12 @@ import hmac
 import importlib.util
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -76,7 +78,10 @@ def test_missing_tools_are_named_with_the_install_command(monkeypatch):
     assert "Node.js 20 and npm: install Node.js 20.19+ with npm" in str(e.value)
 
 
-def test_a_busy_port_is_refused_before_anything_starts(tmp_path):
+def test_a_busy_port_is_refused_before_anything_starts():
+    # Under /tmp itself: pytest's tmp_path is private to root, which the service-user check would refuse.
+    tmp_path = Path(tempfile.mkdtemp(prefix="perfadvisor-unit-"))
+    os.chmod(tmp_path, 0o755)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
@@ -86,6 +91,7 @@ def test_a_busy_port_is_refused_before_anything_starts(tmp_path):
         with pytest.raises(st.StackError, match=f"ports in use on 127.0.0.1: postgres {port}"):
             stack.up(echo=lambda s: None)
     assert not (tmp_path / "run" / "state.json").exists()
+    shutil.rmtree(tmp_path)
 
 
 def test_a_corrupt_state_file_is_one_clear_error(tmp_path):

@@ -119,13 +119,14 @@ def test_requests_are_named_by_route_template(load_run):
 
 def test_planted_pool_of_two_has_pending_connections_under_load(load_run):
     busy = sum(1 for v in load_run.samples if v > 0) / max(1, len(load_run.samples))
-    print(f"pending: max {load_run.max_pending}, share of samples > 0 {busy:.2f}, n {len(load_run.samples)}, "
-          f"acquire mean ms {load_run.acquire_mean_ms():.2f}")
-    # Measured here with 40 users: pool 2 → pending in ~50% of samples, mean acquire ~28 ms;
+    seen = (f"pending: max {load_run.max_pending}, share of samples > 0 {busy:.2f}, n {len(load_run.samples)}, "
+            f"acquire mean {load_run.acquire_mean_ms():.2f} ms")
+    print(seen)
+    # Measured here with 40 users: pool 2 → pending in 40-60% of samples, mean acquire 13-41 ms;
     # pool 20 → ~6% and ~1 ms. The thresholds sit between the two.
-    assert load_run.max_pending >= 2
-    assert busy >= 0.2
-    assert load_run.acquire_mean_ms() >= 5
+    assert load_run.max_pending >= 2, seen
+    assert busy >= 0.2, seen
+    assert load_run.acquire_mean_ms() >= 5, seen
 
 
 def test_planted_one_second_ttl_gives_a_low_product_cache_hit_ratio(load_run):
