@@ -59,6 +59,7 @@ def load_bundle(path: str | Path, compress: bool = True) -> Bundle:
 
 
 def configured(settings: Settings) -> str | None:
+    """None when a bundle path or a URL is configured, else the reason the front end is skipped."""
     t = settings.target(AREA)
     if t.get("bundle") or t.get("url"):
         return None
@@ -90,6 +91,8 @@ def collect(settings: Settings) -> dict[str, Any]:
 
 
 def target_info(section: dict[str, Any]) -> dict[str, Any]:
+    """report.json's targets.frontend: bundle path, bundler and version, initial JS gzip bytes, chunk count,
+    probed URL (and the probe's error, if it failed)."""
     info: dict[str, Any] = {}
     if section.get("bundle"):
         b = Bundle.from_dict(section["bundle"])
@@ -105,6 +108,8 @@ def target_info(section: dict[str, Any]) -> dict[str, Any]:
 
 
 def analyze(section: dict[str, Any], settings: Settings):
+    """FE rules on the bundle, CDN rules on the probe, and the diff against the baseline (in coverage and
+    a note): a pure function of the snapshot section; returns advisor.pipeline.AreaResult."""
     from advisor.pipeline import AreaResult
 
     result = AreaResult()

@@ -53,6 +53,7 @@ def parse_manifest(data: Any, name: str) -> dict[str, dict[str, Any]]:
 
 
 def load_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    """Read and validate a manifest file. Raises InputFileError naming it (unreadable, not JSON, malformed)."""
     try:
         raw = path.read_bytes()
     except OSError as e:
