@@ -9,7 +9,8 @@ An analyzer is a package under analyzers/ registered in ANALYZERS. It provides:
 - ``target_info(section) -> dict``: what report.json's ``targets[AREA]`` shows (besides ``status``);
 - ``analyze(section, settings) -> AreaResult``: a pure function of its snapshot section.
 
-A failing collector is recorded as ``{"status": "error", "error": "…"}`` and the others go on.
+A failing collector is recorded as ``{"status": "error", "error": "…"}`` and the others go on. A section may
+list partial failures in ``section["errors"]`` (one-line messages): it is still analysed, and the run exits 2.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ def collect(settings: Settings, on_progress=None) -> tuple[dict[str, Any], list[
             continue
         snap[mod.AREA] = section
         snap["targets"][mod.AREA] = {"status": "ok", **mod.target_info(section)}
+        # Partial failures (e.g. a header probe that failed while the build was readable): the section is
+        # kept and analysed, and the run still ends with exit code 2.
+        errors.extend(str(e) for e in section.get("errors") or [])
     return snap, errors
 
 
