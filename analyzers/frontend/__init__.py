@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor.config import Settings
-from advisor.errors import InputFileError
+from advisor.errors import InputFileError, PerfadvisorError
 from analyzers.frontend import cdn, diff, headers, rules
 from analyzers.frontend.model import Bundle, package_uses
 
@@ -85,8 +85,9 @@ def collect(settings: Settings) -> dict[str, Any]:
         else:
             try:
                 section["headers"] = headers.probe(t["url"], bundle, timeout)
-            except Exception as e:  # a TargetError: keep the bundle analysis, say what failed
+            except PerfadvisorError as e:  # keep the bundle analysis, say what failed, exit 2 at the end
                 section["headers"] = {"url": t["url"], "status": "error", "error": str(e)}
+                section["errors"] = [str(e)]
     return section
 
 

@@ -126,6 +126,7 @@ def test_analyze_bundle_and_url_together(vite_project, nginx_factory, tmp_path):
     server.stop()
     # the server gone: the bundle is still analysed and the failed probe is said in one note
     r = _run("analyze", "--bundle", str(site), "--frontend-url", server.url, "--out", str(tmp_path / "o2"))
+    assert r.exit_code == 2 and server.url in r.output  # the failure is an error, after writing everything
     report = json.loads((tmp_path / "o2" / "report.json").read_text())
     assert "FE002" in {f["rule"] for f in report["findings"]}
     assert any(n.startswith("front-end headers not probed:") for n in report["notes"])
