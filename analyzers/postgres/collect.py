@@ -102,7 +102,8 @@ def pick_statements(all_rows: list[dict[str, Any]], share: float, cap: int) -> t
 
 
 def collect(settings: Settings) -> dict[str, Any]:
-    """The "postgres" section of the snapshot (see docs/snapshot.md). Raises TargetError."""
+    """The "postgres" section of the snapshot (see docs/snapshot.md). Raises TargetError with a one-line
+    message naming the DSN (password hidden)."""
     dsn = settings.target("postgres")["dsn"]
     shown = redact_dsn(dsn)
     conn = connect(dsn, settings.statement_timeout_ms)
@@ -161,10 +162,12 @@ def _collect(conn: psycopg.Connection, settings: Settings, shown: str) -> dict[s
                          | {(f["schema"], f["table"]) for f in fks})
     pg_stats = catalog.rows(conn, catalog.PG_STATS_SQL,
                             ([t[0] for t in used_tables], [t[1] for t in used_tables])) if used_tables else []
+    reltuples = {(t["schema"], t["table"]): max(t["reltuples"] or 0, 0) for t in tables}
     for st in pg_stats:
+        # pg_stats.n_distinct < 0 is minus a fraction of the rows (PostgreSQL docs, 54.27 pg_stats)
         nd = st["n_distinct"] or 0
-        reltuples = next((t["reltuples"] for t in tables if (t["schema"], t["table"]) == (st["schema"], st["table"])), 0)
-        cat.n_distinct[(st["schema"], st["table"], st["column"])] = nd if nd > 0 else -nd * max(reltuples, 0)
+        cat.n_distinct[(st["schema"], st["table"], st["column"])] = \
+            nd if nd > 0 else -nd * reltuples.get((st["schema"], st["table"]), 0)
 
     stats_by_col = {(p["schema"], p["table"], p["column"]): p for p in pg_stats}
     prepared = _prepare_all(conn, stmts, cat, stats_by_col)
@@ -226,7 +229,11 @@ def _prepare_all(conn, stmts, cat, stats_by_col) -> dict[str, tuple[plans.Prepar
             continue
         s["status"] = "analysed"
         s["param_types"] = prep.param_types
-        s["plan"] = plans.summary(plan)
+        s["plan"] = plans.summary(plan)  # kept even when unparsable: its indexes must not be dropped
+        if s.get("parse_error"):
+            s["status"] = "unanalysed"
+            s["reason"] = f"no index candidates: sqlglot could not parse it ({s['parse_error']})"
+            continue
         values = _representative_values(s["uses"], prep.nparams, stats_by_col)
         if values is not None:
             try:

@@ -277,7 +277,7 @@ def consolidation_findings(section: dict[str, Any]) -> list[Finding]:
     resets = section.get("stats_reset") or {}
     since = resets.get("database")
     age = (f"since the statistics were reset at {since}" if since else
-           f"since the server started at {resets.get('postmaster_start_time')} (statistics never reset)")
+           f"since statistics collection began (never reset; server up since {resets.get('postmaster_start_time')})")
     for idx in indexes:
         if idx["name"] in flagged or _protected(idx, used) or idx.get("idx_scan") not in (0,):
             continue
