@@ -21,7 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = ROOT / "sample_workloads" / "shop" / "locustfile.py"
-LOAD_USERS = 40
+LOAD_USERS = 60
 LOAD_SECONDS = 30
 PLANTED_TABLES = ("products", "reviews", "orders")
 
@@ -122,11 +122,11 @@ def test_planted_pool_of_two_has_pending_connections_under_load(load_run):
     seen = (f"pending: max {load_run.max_pending}, share of samples > 0 {busy:.2f}, n {len(load_run.samples)}, "
             f"acquire mean {load_run.acquire_mean_ms():.2f} ms")
     print(seen)
-    # Measured here with 40 users: pool 2 → pending in 40-60% of samples, mean acquire 13-41 ms;
-    # pool 20 → ~6% and ~1 ms. The thresholds sit between the two.
-    assert load_run.max_pending >= 2, seen
+    # Measured here with 60 users at SF 0.1, in full test sessions: pool 2 → at most 10-28 requests pending,
+    # pending in 49-75% of the samples, mean acquire 7-52 ms; pool 20 → never pending, 0.07 ms. At SF 0.02 a
+    # warm back end sometimes kept up (at most 8 pending), hence SF 0.1 in conftest.py.
+    assert load_run.max_pending >= 5, seen
     assert busy >= 0.2, seen
-    assert load_run.acquire_mean_ms() >= 5, seen
 
 
 def test_planted_one_second_ttl_gives_a_low_product_cache_hit_ratio(load_run):
@@ -136,8 +136,10 @@ def test_planted_one_second_ttl_gives_a_low_product_cache_hit_ratio(load_run):
                 - prometheus_value(load_run.cache_before, "cache_gets_total", label))
 
     hits, misses = delta("hit"), delta("miss")
+    print(f"product cache: {hits:.0f} hits, {misses:.0f} misses")
     assert hits + misses > 100
-    assert hits / (hits + misses) < 0.5, (hits, misses)
+    # Measured here at SF 0.1 with 60 users: TTL 1 s → 4-6% hits; TTL 10 min → 41%.
+    assert hits / (hits + misses) < 0.2, (hits, misses)
 
 
 def test_planted_statements_scan_whole_tables(stack, load_run):
