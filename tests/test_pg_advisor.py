@@ -84,8 +84,27 @@ def test_duplicate_superseded_and_unused_indexes(analyzed):
     assert dup["index"]["name"] == "customers_country_idx2"
     sup = by_id(report, "PG004:public.orders_status_idx")
     assert sup["evidence"]["superseded_by"] == "orders_status_created_idx"
-    unused = by_id(report, "PG005:public.orders_status_created_idx")
-    assert "never reset" in unused["title"] or "reset at" in unused["title"]
+    unused = by_id(report, "PG005:public.products_price_idx")
+    # the statistics are minutes old: worth mentioning, not acting on
+    assert unused["severity"] == "info" and unused["confidence"] == "heuristic"
+    assert "wait for at least 7.0 days" in unused["detail"]
+    # the indexes PG003/PG004 tell the user to keep are not proposed for dropping themselves
+    dropped = {f["index"]["name"] for f in findings(report) if f["action"]["kind"] == "drop_index"}
+    assert not dropped & {"orders_status_created_idx", "customers_country_idx"}
+
+
+def test_unused_index_is_verified_after_a_week_of_statistics(analyzed, tmp_path):
+    import json
+    snap = json.loads((analyzed[2] / "snapshot.json").read_text())
+    snap["postgres"]["collected_at"] = "2099-01-01T00:00:00Z"
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(snap))
+    from advisor import run
+    from advisor.config import Settings
+    report = run.analyze_command(Settings(), tmp_path / "out", str(path), echo=lambda s: None).report
+    unused = by_id(report, "PG005:public.products_price_idx")
+    assert unused["confidence"] == "verified" and unused["severity"] == "low"
+    assert unused["action"]["sql"] == "DROP INDEX CONCURRENTLY public.products_price_idx;"
 
 
 def test_never_drops_constraint_backed_or_used_indexes(analyzed):

@@ -8,13 +8,14 @@ A function wrapping a column (`lower(email) = $1`) gives an expression candidate
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot import exp
 
 from advisor.model import IndexSpec
-from analyzers.postgres.statements import for_sqlglot
+from analyzers.postgres.statements import for_sqlglot, quote_ident, split_direction
 
 #: Widest candidate we propose. Dexter stops at 2 columns; a third (equality, equality, range/sort) is
 #: common in ORM queries, so we allow 3. Override: thresholds.postgres.max_index_columns.
@@ -124,9 +125,9 @@ def _column_target(e: exp.Expression, scopes: list[dict[str, tuple[str, str]]], 
     if not isinstance(e, exp.Func):
         return None
     bare = e.copy()
-    for c in bare.find_all(exp.Column):
-        c.replace(exp.column(c.name))
-    return (*table, bare.sql("postgres").lower())
+    for c in list(bare.find_all(exp.Column)):
+        c.replace(exp.Column(this=c.this.copy()))  # drop the table qualifier, keep the quoting
+    return (*table, bare.sql("postgres", normalize_functions="lower"))
 
 
 def _resolve_column(col: exp.Column, scopes, catalog: Catalog):
@@ -257,8 +258,20 @@ def _by_selectivity(cols: list[str], use: TableUse, catalog: Catalog) -> list[st
     return sorted(cols, key=lambda c: -catalog.n_distinct.get((use.schema, use.table, c), 0.0))
 
 
+def column_sql(col: str, use: TableUse, catalog: Catalog) -> str:
+    """A TableUse entry as SQL text: a column name quoted as quote_ident() would (keeping a trailing DESC),
+    or an expression as sqlglot wrote it."""
+    cols = catalog.columns.get((use.schema, use.table), {})
+    if col in cols:
+        return quote_ident(col)
+    if col.endswith(" DESC") and col[:-5] in cols:
+        return quote_ident(col[:-5]) + " DESC"
+    return col
+
+
 def candidates_for(use: TableUse, catalog: Catalog, max_columns: int = MAX_INDEX_COLUMNS) -> list[IndexSpec]:
-    """Candidate indexes for one table use: singles, then equality → range / equality → sort composites."""
+    """Candidate indexes for one table use: singles, then equality → range / equality → sort composites.
+    Columns are SQL text (see column_sql)."""
     eq = _by_selectivity(use.eq, use, catalog)
     out: list[tuple[str, ...]] = []
 
@@ -282,7 +295,7 @@ def candidates_for(use: TableUse, catalog: Catalog, max_columns: int = MAX_INDEX
     for j in use.join:
         if eq:
             add([j, *eq])
-    return [IndexSpec(use.schema, use.table, cols) for cols in out]
+    return [IndexSpec(use.schema, use.table, tuple(column_sql(c, use, catalog) for c in cols)) for cols in out]
 
 
 def covered_by_existing(cand: IndexSpec, existing: list[dict]) -> dict | None:
@@ -293,7 +306,33 @@ def covered_by_existing(cand: IndexSpec, existing: list[dict]) -> dict | None:
             continue
         if idx.get("predicate") or idx.get("method") != cand.method:
             continue
-        keys = [k.strip('"') for k in idx["columns"]]
-        if keys[:len(cand.columns)] == [c.split()[0] if " " in c else c for c in cand.columns]:
+        keys = [split_direction(k)[0] for k in index_key_parts(idx)]
+        if keys[:len(cand.columns)] == [split_direction(c)[0] for c in cand.columns]:
             return idx
     return None
+
+
+def index_key_parts(idx: dict) -> list[str]:
+    """The key columns of an index as written in its definition, with operator class, collation and
+    ASC/DESC/NULLS (`email text_pattern_ops`, `id DESC`), parsed from pg_get_indexdef()."""
+    definition = idx.get("definition") or ""
+    m = re.search(r" USING \w+ \(", definition)
+    if not m:
+        return list(idx.get("columns") or [])
+    parts, depth, quoted, cur = [], 0, False, ""
+    for ch in definition[m.end():]:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch == "(":
+            depth += 1
+        elif not quoted and ch == ")":
+            if depth == 0:
+                break
+            depth -= 1
+        elif not quoted and ch == "," and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    parts.append(cur.strip())
+    return parts[:len(idx.get("columns") or parts)]

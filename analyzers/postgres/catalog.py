@@ -24,9 +24,9 @@ ORDER BY s.total_exec_time DESC
 """
 
 TABLES_SQL = M + """
-SELECT n.nspname AS schema, c.relname AS table, c.reltuples::float8 AS reltuples,
+SELECT n.nspname AS schema, c.relname AS table, c.relkind::text AS relkind, c.reltuples::float8 AS reltuples,
        pg_relation_size(c.oid) AS table_bytes, pg_total_relation_size(c.oid) AS total_bytes,
-       s.seq_scan, s.seq_tup_read, s.idx_scan, s.n_live_tup, s.n_dead_tup,
+       s.seq_scan, s.seq_tup_read, s.idx_scan, s.n_live_tup, s.n_dead_tup, s.n_tup_upd, s.n_tup_del,
        s.last_analyze::text AS last_analyze, s.last_autoanalyze::text AS last_autoanalyze
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
@@ -44,7 +44,8 @@ ORDER BY 1, 2, a.attnum
 """
 
 INDEXES_SQL = M + """
-SELECT n.nspname AS schema, t.relname AS table, ic.relname AS name, am.amname AS method,
+SELECT n.nspname AS schema, t.relname AS table, t.relkind::text AS table_relkind, ic.relname AS name,
+       am.amname AS method,
        i.indisunique AS is_unique, i.indisprimary AS is_primary, i.indisvalid AS valid,
        pg_get_indexdef(i.indexrelid) AS definition,
        pg_get_expr(i.indpred, i.indrelid) AS predicate,

@@ -18,7 +18,7 @@ from advisor.model import IndexSpec
 from analyzers.postgres import candidates as cand_mod
 from analyzers.postgres import catalog, plans
 from analyzers.postgres import select as select_mod
-from analyzers.postgres.statements import OWN_MARKER, is_own, kind
+from analyzers.postgres.statements import OWN_MARKER, is_own, kind, quote_ident, split_direction
 from analyzers.postgres.whatif import HypoSession, hypopg_version
 
 #: Statements are taken, most expensive first, until they account for this share of total_exec_time
@@ -332,6 +332,7 @@ def _whatif(conn, settings: Settings, stmts, cands: dict[str, IndexSpec], prepar
     result["explain_calls"] = session.stats.explain_calls
     result["explain_time_s"] = round(session.stats.explain_time_s, 3)
     result["errors"] = errors
+    result["broken_candidates"] = session.broken
     return result
 
 
@@ -346,8 +347,10 @@ def selection_options(settings: Settings) -> dict[str, Any]:
 def statement_refs(stmts: list[dict]) -> dict[str, select_mod.StatementRef]:
     """Selection inputs for the analysed statements: calls, tables and the columns each one uses."""
     def columns(u):
-        cols = [*u["eq"], *u["range"], *u["join"], *u["sort"], *u["group"]]
-        return {(u["schema"], u["table"], c.split(" ")[0] if c.endswith((" DESC", " ASC")) else c) for c in cols}
+        cols = [c[:-5] if c.endswith(" DESC") else c for c in (*u["eq"], *u["range"], *u["join"], *u["sort"],
+                                                                 *u["group"])]
+        # raw names (as in the catalog) and their SQL spelling (as in candidate index columns)
+        return {(u["schema"], u["table"], form) for c in cols for form in (c, quote_ident(c))}
     return {s["queryid"]: select_mod.StatementRef(
         s["queryid"], int(s["calls"]), frozenset((u["schema"], u["table"]) for u in s["uses"]),
         frozenset(c for u in s["uses"] for c in columns(u)))
@@ -357,9 +360,7 @@ def statement_refs(stmts: list[dict]) -> dict[str, select_mod.StatementRef]:
 def candidate_refs(cands: dict[str, Any]) -> list[select_mod.CandidateRef]:
     def ref(k, v):
         spec = v if isinstance(v, IndexSpec) else IndexSpec(v["schema"], v["table"], tuple(v["columns"]))
-        lead = spec.columns[0]
-        return select_mod.CandidateRef(k, (spec.schema, spec.table),
-                                       lead.split(" ")[0] if lead.endswith((" DESC", " ASC")) else lead)
+        return select_mod.CandidateRef(k, (spec.schema, spec.table), split_direction(spec.columns[0])[0])
     return [ref(k, v) for k, v in sorted(cands.items())]
 
 

@@ -45,7 +45,7 @@ def _prepare_sql(name: str, prep: Prepared) -> sql.Composable:
     head = sql.SQL(OWN_MARKER + " PREPARE {}").format(sql.Identifier(name))
     if types:
         head = sql.SQL("{}({})").format(head, sql.SQL(", ").join(sql.SQL(t) for t in types))
-    return sql.SQL("{} AS {}").format(head, sql.SQL(prep.text))
+    return sql.SQL("{} AS {}\n").format(head, sql.SQL(prep.text))
 
 
 def _deallocate(conn: psycopg.Connection, name: str) -> None:
@@ -108,7 +108,8 @@ def explain(conn: psycopg.Connection, prep: Prepared, values: list[str | None] |
     if args:
         q = sql.SQL("{}({})").format(q, sql.SQL(", ").join(args))
     # One round trip (simple query protocol): SET; PREPARE; EXPLAIN; DEALLOCATE.
-    batch = sql.SQL("; ").join([sql.SQL(f"{OWN_MARKER} SET plan_cache_mode = {mode}"), _prepare_sql(name, prep), q,
+    # Newlines between statements: a workload statement may end in a `--` comment.
+    batch = sql.SQL("\n;\n").join([sql.SQL(f"{OWN_MARKER} SET plan_cache_mode = {mode}"), _prepare_sql(name, prep), q,
                                 sql.SQL(OWN_MARKER + " DEALLOCATE {}").format(sql.Identifier(name))])
     try:
         with conn.cursor() as cur:

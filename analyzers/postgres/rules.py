@@ -13,7 +13,9 @@ from typing import Any
 from advisor.config import Settings
 from advisor.model import Finding, IndexSpec
 from analyzers.postgres import select as select_mod
+from analyzers.postgres.candidates import index_key_parts
 from analyzers.postgres.collect import candidate_refs, config_key, selection_options, statement_refs
+from analyzers.postgres.statements import quote_ident
 from analyzers.postgres.whatif import create_index_sql
 
 DOCS = "https://www.postgresql.org/docs/15/"
@@ -25,23 +27,44 @@ SEVERITY_SHARE = (("critical", 0.50), ("high", 0.25), ("medium", 0.05))
 HEURISTIC_MIN_ROWS = 10_000
 #: Unused/duplicate index findings are "medium" from this size up, else "low" (perfadvisor's choice).
 LARGE_INDEX_BYTES = 100 * 1024 * 1024
+#: An unused index is only "verified" unused after a full weekly cycle of traffic (perfadvisor's choice:
+#: weekly jobs are the common longest cycle). Before that, PG005 is info/heuristic.
+MIN_STATS_AGE_S = 7 * 86400
+#: "No analysed plan uses it" is evidence only when at least this share of exec time was analysed.
+MIN_ANALYSED_SHARE = 0.5
 
 
 class ReplayMiss(Exception):
     """A what-if cost needed by the selection was not recorded in the snapshot."""
 
 
-def stats_window_hours(section: dict[str, Any]) -> tuple[float, str]:
-    """Hours covered by pg_stat_statements (since its stats_reset, else since the server started), and a label."""
-    resets = section.get("stats_reset") or {}
-    since = resets.get("pg_stat_statements") or resets.get("postmaster_start_time")
-    label = "pg_stat_statements reset" if resets.get("pg_stat_statements") else "server start"
+def humanize_s(seconds: float) -> str:
+    """90 → "1.5 minutes", 200000 → "2.3 days"."""
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= size * 1.5 or (unit == "minutes" and seconds >= 60):
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def _age_s(since: Any, section: dict[str, Any]) -> float | None:
     try:
         start = datetime.fromisoformat(str(since).replace(" ", "T"))
         end = datetime.fromisoformat(section["collected_at"].replace("Z", "+00:00"))
-        return max((end - start).total_seconds() / 3600.0, 1 / 60), f"since {label} at {since}"
+        return max((end - start).total_seconds(), 0.0)
     except (TypeError, ValueError, KeyError):
+        return None
+
+
+def stats_window_hours(section: dict[str, Any]) -> tuple[float, str]:
+    """Hours covered by pg_stat_statements (since its stats_reset, else since the server started), and a label
+    such as "extrapolated from 40 s of statistics"."""
+    resets = section.get("stats_reset") or {}
+    age = _age_s(resets.get("pg_stat_statements") or resets.get("postmaster_start_time"), section)
+    if age is None:
         return 1.0, "over an unknown window (assumed 1 hour)"
+    hours = max(age / 3600.0, 1 / 60)
+    verb = "extrapolated from" if age < 3600 else "averaged over"
+    return hours, f"{verb} {humanize_s(age)} of pg_stat_statements"
 
 
 def _severity(saved_share: float) -> str:
@@ -98,6 +121,7 @@ def missing_index_findings(section: dict[str, Any], settings: Settings) -> tuple
     by_id = {s["queryid"]: s for s in section["statements"]}
     total_per_hour = section["workload"]["total_exec_time_ms"] / hours
     sizes = section["whatif"].get("sizes_bytes", {})
+    tables = {(t["schema"], t["table"]): t for t in section["tables"]}
     out = []
     for key in sel.chosen:
         spec = _spec(section["candidates"][key])
@@ -137,7 +161,7 @@ def missing_index_findings(section: dict[str, Any], settings: Settings) -> tuple
                       "selection; cost_before is with every other chosen index, cost_after adds this one"},
             impact={"metric": "exec_time_ms_per_hour", "before": round(before_ms, 1), "after": round(after_ms, 1),
                     "estimated": True},
-            action={"kind": "create_index", "sql": create_index_sql(spec, concurrently=True) + ";"},
+            action={"kind": "create_index", "sql": _create_sql(spec, tables) + ";"},
             index=spec,
             references=(DOCS + "indexes-multicolumn.html", "https://hypopg.readthedocs.io/",
                         DOCS + "sql-createindex.html#SQL-CREATEINDEX-CONCURRENTLY")))
@@ -148,6 +172,7 @@ def heuristic_missing_indexes(section: dict[str, Any]) -> list[Finding]:
     """Without HypoPG: a statement whose generic plan scans a large table sequentially, and for which a
     candidate index exists on that table, gets the widest such candidate, marked heuristic."""
     rows_by_table = {(t["schema"], t["table"]): t["reltuples"] for t in section["tables"]}
+    tables = {(t["schema"], t["table"]): t for t in section["tables"]}
     grouped: dict[str, list[dict]] = {}
     for s in section["statements"]:
         if s.get("status") != "analysed":
@@ -176,7 +201,7 @@ def heuristic_missing_indexes(section: dict[str, Any]) -> list[Finding]:
             evidence={"statements": [{"queryid": s["queryid"], "query": s["query"], "calls": s["calls"],
                                       "mean_exec_time_ms": round(s["mean_exec_time_ms"], 3)} for s in stmts],
                       "table_rows": rows_by_table.get((spec.schema, spec.table))},
-            action={"kind": "create_index", "sql": create_index_sql(spec, concurrently=True) + ";"},
+            action={"kind": "create_index", "sql": _create_sql(spec, tables) + ";"},
             index=spec, references=(DOCS + "indexes-multicolumn.html",)))
     return out
 
@@ -192,6 +217,8 @@ def _fmt_bytes(n: int | None) -> str:
 
 
 def _plan_used_indexes(section: dict[str, Any]) -> set[str]:
+    """Names of the indexes any analysed plan uses. EXPLAIN without VERBOSE names no schema, so an index is
+    protected in every schema that has one of that name (the safe side)."""
     used = set()
     for s in section["statements"]:
         for p in (s.get("plan"), (s.get("representative") or {}).get("plan")):
@@ -213,113 +240,186 @@ def _protected(idx: dict[str, Any], used: set[str]) -> str | None:
     return None
 
 
-def _drop_finding(rule: str, name: str, idx: dict[str, Any], severity: str, title: str, detail: str,
-                  evidence: dict[str, Any]) -> Finding:
+def _drop_sql(idx: dict[str, Any]) -> str:
+    # PostgreSQL 15 cannot drop an index of a partitioned table concurrently.
+    conc = "" if idx.get("table_relkind") == "p" else " CONCURRENTLY"
+    return f"DROP INDEX{conc} {quote_ident(idx['schema'])}.{quote_ident(idx['name'])};"
+
+
+def _drop_finding(rule: str, name: str, idx: dict[str, Any], severity: str, confidence: str, title: str,
+                  detail: str, evidence: dict[str, Any]) -> Finding:
     spec = IndexSpec(idx["schema"], idx["table"], tuple(idx["columns"]), idx["name"], idx["method"],
                      tuple(idx.get("include") or ()), idx.get("predicate"))
-    return Finding(rule=rule, name=name, area="postgres", severity=severity, confidence="verified",
+    return Finding(rule=rule, name=name, area="postgres", severity=severity, confidence=confidence,
                    title=title, detail=detail, key=f"{idx['schema']}.{idx['name']}",
                    evidence={"index": idx["name"], "definition": idx["definition"],
                              "size_bytes": idx["size_bytes"], "idx_scan": idx.get("idx_scan"), **evidence},
                    impact={"metric": "index_bytes", "before": idx["size_bytes"], "after": 0},
-                   action={"kind": "drop_index",
-                           "sql": f"DROP INDEX CONCURRENTLY {idx['schema']}.{idx['name']};"},
+                   action={"kind": "drop_index", "sql": _drop_sql(idx)},
                    index=spec, references=(DOCS + "sql-dropindex.html",))
 
 
-def _shape(idx: dict[str, Any]) -> tuple:
-    return (idx["schema"], idx["table"], idx["method"], tuple(idx["columns"]), tuple(idx.get("include") or ()),
-            idx.get("predicate"))
+def _definition_key(idx: dict[str, Any]) -> tuple:
+    """What makes two indexes interchangeable: table, method, key columns with operator class, collation and
+    direction, INCLUDE columns and predicate (uniqueness aside: a unique index serves every lookup a plain
+    one with the same definition does)."""
+    return (idx["schema"], idx["table"], idx["method"], tuple(index_key_parts(idx)),
+            tuple(idx.get("include") or ()), idx.get("predicate"))
+
+
+def _size_severity(idx: dict[str, Any]) -> str:
+    return "medium" if idx["size_bytes"] >= LARGE_INDEX_BYTES else "low"
+
+
+def _plans_confidence(section: dict[str, Any]) -> tuple[str, str]:
+    """Confidence of "no analysed plan uses it", which is only meaningful when most of the workload was
+    analysed (MIN_ANALYSED_SHARE)."""
+    analysed = sum(s["share"] for s in section["statements"] if s.get("status") == "analysed")
+    if analysed >= MIN_ANALYSED_SHARE:
+        return "verified", ""
+    return "heuristic", (f" Only {analysed:.0%} of the workload's exec time could be analysed, so plans that "
+                         "use this index may have been missed.")
 
 
 def consolidation_findings(section: dict[str, Any]) -> list[Finding]:
-    """PG003 duplicates, PG004 indexes superseded by a wider one, PG005 unused indexes; one finding per
-    index (the first that applies), never for a protected index."""
+    """PG003 duplicates, PG004 indexes superseded by a wider one, PG005 unused indexes: one finding per
+    index (the first rule that applies), never for a protected index, and never for an index another
+    finding names as the one to keep."""
     used = _plan_used_indexes(section)
     indexes = [i for i in section["indexes"] if i.get("valid", True)]
-    out, flagged = [], set()
-    # PG003: same table, method, key columns, INCLUDE and predicate. Keep the protected or first-named one.
+    confidence, caveat = _plans_confidence(section)
+    out: list[Finding] = []
+    flagged: set[tuple[str, str]] = set()
+    keepers: set[tuple[str, str]] = set()
+
+    def ident(i):
+        return (i["schema"], i["name"])
+
+    # PG003: the same definition twice. Keep the protected one, else the most scanned, else the first name.
     groups: dict[tuple, list[dict]] = {}
     for idx in indexes:
-        groups.setdefault(_shape(idx), []).append(idx)
+        groups.setdefault(_definition_key(idx), []).append(idx)
     for group in groups.values():
         if len(group) < 2:
             continue
-        keep = sorted(group, key=lambda i: (_protected(i, used) is None, i["name"]))[0]
+        keep = sorted(group, key=lambda i: (_protected(i, used) is None, -(i.get("idx_scan") or 0), i["name"]))[0]
         for idx in group:
             if idx is keep or _protected(idx, used):
                 continue
-            flagged.add(idx["name"])
+            flagged.add(ident(idx))
+            keepers.add(ident(keep))
             out.append(_drop_finding(
-                "PG003", "duplicate-index", idx,
-                "medium" if idx["size_bytes"] >= LARGE_INDEX_BYTES else "low",
+                "PG003", "duplicate-index", idx, _size_severity(idx), "verified",
                 f"Index {idx['name']} duplicates {keep['name']} on {idx['table']}",
                 f"{idx['name']} and {keep['name']} have the same definition; every write maintains both. "
                 f"Drop {idx['name']} and keep {keep['name']}.", {"duplicate_of": keep["name"]}))
-    # PG004: a btree whose key columns are a strict prefix of another btree's on the same table.
+    # PG004: a B-tree whose key columns (with operator class and direction) start another B-tree's.
     for idx in indexes:
-        if idx["name"] in flagged or _protected(idx, used) or idx["method"] != "btree" or idx.get("predicate"):
+        if ident(idx) in flagged or _protected(idx, used) or idx["method"] != "btree" or idx.get("predicate"):
             continue
-        wider = [o for o in indexes if o is not idx and o["method"] == "btree" and not o.get("predicate")
-                 and (o["schema"], o["table"]) == (idx["schema"], idx["table"])
-                 and len(o["columns"]) > len(idx["columns"])
-                 and o["columns"][:len(idx["columns"])] == idx["columns"]]
+        parts = index_key_parts(idx)
+        wider = [o for o in indexes if o is not idx and ident(o) not in flagged and o["method"] == "btree"
+                 and not o.get("predicate") and (o["schema"], o["table"]) == (idx["schema"], idx["table"])
+                 and len(index_key_parts(o)) > len(parts) and index_key_parts(o)[:len(parts)] == parts]
         if wider:
             w = sorted(wider, key=lambda o: (len(o["columns"]), o["name"]))[0]
-            flagged.add(idx["name"])
+            flagged.add(ident(idx))
+            keepers.add(ident(w))
             out.append(_drop_finding(
-                "PG004", "redundant-index", idx, "medium" if idx["size_bytes"] >= LARGE_INDEX_BYTES else "low",
+                "PG004", "redundant-index", idx, _size_severity(idx), confidence,
                 f"Index {idx['name']} is superseded by {w['name']} on {idx['table']}",
-                f"{w['name']} ({', '.join(w['columns'])}) starts with the same columns as {idx['name']} "
-                f"({', '.join(idx['columns'])}), so it serves the same lookups; no analysed plan uses "
-                f"{idx['name']}.", {"superseded_by": w["name"], "superseded_by_columns": w["columns"]}))
-    # PG005: never scanned since the statistics were reset.
+                f"{w['name']} ({', '.join(index_key_parts(w))}) starts with the same columns as {idx['name']} "
+                f"({', '.join(parts)}), so it serves the same lookups; no analysed plan uses "
+                f"{idx['name']}. Keep {w['name']}.{caveat}",
+                {"superseded_by": w["name"], "superseded_by_columns": index_key_parts(w)}))
+    # PG005: never scanned since the statistics were reset, given enough statistics to say so.
     resets = section.get("stats_reset") or {}
     since = resets.get("database")
-    age = (f"since the statistics were reset at {since}" if since else
-           f"since statistics collection began (never reset; server up since {resets.get('postmaster_start_time')})")
+    age_s = _age_s(since or resets.get("postmaster_start_time"), section)
+    age_txt = humanize_s(age_s) if age_s is not None else "an unknown time"
+    window = (f"since the statistics were reset at {since}" if since else
+              f"since statistics collection began (never reset; the server has run since "
+              f"{resets.get('postmaster_start_time')})")
+    young = age_s is None or age_s < MIN_STATS_AGE_S
+    fks = section.get("foreign_keys", [])
     for idx in indexes:
-        if idx["name"] in flagged or _protected(idx, used) or idx.get("idx_scan") not in (0,):
+        if (ident(idx) in flagged or ident(idx) in keepers or _protected(idx, used)
+                or idx.get("idx_scan") not in (0,)):
             continue
+        fk = _only_index_for_foreign_key(idx, indexes, fks, flagged)
+        if fk:
+            continue  # dropping it would leave foreign key `fk` without an index (PG002)
+        detail = (f"pg_stat_user_indexes.idx_scan = 0 {window}, and no analysed plan uses it. Check replicas "
+                  "and rare jobs (month-end reports) before dropping: their scans are not counted here.")
+        if young:
+            detail += (f" The statistics cover only {age_txt}; wait for at least "
+                       f"{humanize_s(MIN_STATS_AGE_S)} of traffic before acting.")
         out.append(_drop_finding(
-            "PG005", "unused-index", idx, "medium" if idx["size_bytes"] >= LARGE_INDEX_BYTES else "low",
-            f"Index {idx['name']} on {idx['table']} has not been scanned {age}",
-            f"pg_stat_user_indexes.idx_scan = 0 {age}, and no analysed plan uses it. Check replicas and rare "
-            "jobs (month-end reports) before dropping: their scans are not counted here.",
-            {"stats_since": since or resets.get("postmaster_start_time")}))
+            "PG005", "unused-index", idx, "info" if young else _size_severity(idx),
+            "heuristic" if young else confidence,
+            f"Index {idx['name']} on {idx['table']} was not scanned in {age_txt} of statistics",
+            detail + ("" if young else caveat), {"stats_since": since or resets.get("postmaster_start_time"),
+                                                 "stats_age_s": age_s}))
     return out
 
 
+def _only_index_for_foreign_key(idx, indexes, fks, flagged) -> str | None:
+    """The foreign key whose referencing columns only this index (of those kept) leads with, or None."""
+    def leads(i, cols):
+        return [p.strip('"') for p in index_key_parts(i)[:len(cols)]] == cols and not i.get("predicate")
+    for fk in fks:
+        if (fk["schema"], fk["table"]) != (idx["schema"], idx["table"]) or not leads(idx, list(fk["columns"])):
+            continue
+        others = [i for i in indexes if i is not idx and (i["schema"], i["name"]) not in flagged
+                  and (i["schema"], i["table"]) == (fk["schema"], fk["table"]) and leads(i, list(fk["columns"]))]
+        if not others:
+            return fk["name"]
+    return None
+
+
 def foreign_key_findings(section: dict[str, Any], recommended: list[Finding]) -> list[Finding]:
-    """PG002: a foreign key whose referencing columns do not lead any index of the referencing table."""
-    rows_by_table = {(t["schema"], t["table"]): t["reltuples"] for t in section["tables"]}
+    """PG002: a foreign key whose referencing columns do not lead any index of the referencing table.
+    medium when the referenced table sees updates or deletes (each one looks up referencing rows), else low;
+    info when a PG001 finding already creates a suitable index."""
+    tables = {(t["schema"], t["table"]): t for t in section["tables"]}
     out = []
     for fk in section["foreign_keys"]:
         cols = list(fk["columns"])
-        if any((i["schema"], i["table"]) == (fk["schema"], fk["table"]) and
-               [c.strip('"') for c in i["columns"][:len(cols)]] == cols and not i.get("predicate")
-               for i in section["indexes"]):
+        if any((i["schema"], i["table"]) == (fk["schema"], fk["table"]) and not i.get("predicate") and
+               [p.strip('"') for p in index_key_parts(i)[:len(cols)]] == cols for i in section["indexes"]):
             continue
+        cols_sql = [quote_ident(c) for c in cols]
         covering = next((f for f in recommended if f.index and (f.index.schema, f.index.table) ==
-                         (fk["schema"], fk["table"]) and list(f.index.columns[:len(cols)]) == cols), None)
-        rows = rows_by_table.get((fk["schema"], fk["table"]), 0)
-        spec = IndexSpec(fk["schema"], fk["table"], tuple(cols))
-        detail = (f"Deleting or updating a row of {fk['ref_table']} makes PostgreSQL look up "
-                  f"{fk['table']}({', '.join(cols)}) for referencing rows; without an index each lookup scans "
-                  f"{fk['table']} (~{rows:,.0f} rows). Joins on the key need it too.")
+                         (fk["schema"], fk["table"]) and list(f.index.columns[:len(cols)]) == cols_sql), None)
+        child = tables.get((fk["schema"], fk["table"]), {})
+        parent = tables.get((fk["ref_schema"], fk["ref_table"]), {})
+        rows = child.get("reltuples") or 0
+        writes = (parent.get("n_tup_upd") or 0) + (parent.get("n_tup_del") or 0)
+        spec = IndexSpec(fk["schema"], fk["table"], tuple(cols_sql))
+        detail = (f"Each DELETE or key UPDATE on {fk['ref_table']} looks up {fk['table']}({', '.join(cols)}) for "
+                  f"referencing rows; without an index each lookup scans {fk['table']} (~{rows:,.0f} rows). "
+                  f"{fk['ref_table']} has had {writes:,} updated or deleted rows since the statistics were reset.")
         if covering:
-            detail += f" {covering.id} already recommends an index that starts with these columns."
+            detail += f" {covering.id} already recommends an index that starts with these columns: apply that one."
+        severity = "info" if covering else ("medium" if writes and rows >= HEURISTIC_MIN_ROWS else "low")
         out.append(Finding(
-            rule="PG002", name="unindexed-foreign-key", area="postgres",
-            severity="info" if covering else ("medium" if rows >= HEURISTIC_MIN_ROWS else "low"),
+            rule="PG002", name="unindexed-foreign-key", area="postgres", severity=severity,
             confidence="heuristic",
             title=f"Foreign key {fk['name']} on {fk['table']}({', '.join(cols)}) has no index",
             detail=detail, key=f"{fk['schema']}.{fk['table']}.{fk['name']}",
             evidence={"foreign_key": fk["name"], "columns": cols,
-                      "references": f"{fk['ref_table']}({', '.join(fk['ref_columns'])})", "table_rows": rows},
-            action={"kind": "create_index", "sql": create_index_sql(spec, concurrently=True) + ";"},
+                      "references": f"{fk['ref_table']}({', '.join(fk['ref_columns'])})", "table_rows": rows,
+                      "referenced_rows_updated_or_deleted": writes},
+            action={"kind": "none"} if covering else
+                   {"kind": "create_index", "sql": _create_sql(spec, tables) + ";"},
             index=spec, references=(DOCS + "ddl-constraints.html#DDL-CONSTRAINTS-FK",)))
     return out
+
+
+def _create_sql(spec: IndexSpec, tables: dict) -> str:
+    """CREATE INDEX CONCURRENTLY, except on a partitioned table, where PostgreSQL 15 does not allow it."""
+    partitioned = (tables.get((spec.schema, spec.table)) or {}).get("relkind") == "p"
+    return create_index_sql(spec, concurrently=not partitioned)
 
 
 def pattern_search_findings(section: dict[str, Any]) -> list[Finding]:
@@ -343,12 +443,13 @@ def pattern_search_findings(section: dict[str, Any]) -> list[Finding]:
                     grouped.setdefault(key, []).append(s)
     out = []
     for (schema, table, col), stmts in sorted(grouped.items()):
-        spec = IndexSpec(schema, table, (f"{col} gin_trgm_ops",), method="gin")
+        spec = IndexSpec(schema, table, (f"{quote_ident(col)} gin_trgm_ops",), method="gin")
         share = sum(s["share"] for s in stmts)
         out.append(Finding(
             rule="PG006", name="pattern-search-without-trigram-index", area="postgres",
             severity="high" if share >= 0.25 else "medium" if share >= 0.05 else "low", confidence="heuristic",
-            title=f"LIKE/ILIKE on {table}.{col} filters every row of {table} ({share:.0%} of exec time)",
+            title=f"LIKE/ILIKE on {table}.{col} filters every row of {table} "
+                  f"({'<1%' if share < 0.01 else f'{share:.0%}'} of exec time)",
             detail=(f"{len(stmts)} statement(s) search {table}.{col} with a pattern; a B-tree cannot serve "
                     "'%term%' patterns, so each call reads the whole table. A pg_trgm GIN index can. "
                     "Not costed: HypoPG cannot create hypothetical GIN indexes."),
@@ -358,7 +459,7 @@ def pattern_search_findings(section: dict[str, Any]) -> list[Finding]:
                       "table_rows": rows_by_table.get((schema, table)), "share_of_exec_time": round(share, 4)},
             action={"kind": "create_index",
                     "sql": "CREATE EXTENSION IF NOT EXISTS pg_trgm;\n"
-                           f"CREATE INDEX CONCURRENTLY ON {schema}.{table} USING gin ({col} gin_trgm_ops);"},
+                           + _create_sql(spec, {(t["schema"], t["table"]): t for t in section["tables"]}) + ";"},
             index=spec, references=(DOCS + "pgtrgm.html#PGTRGM-INDEX",)))
     return out
 

@@ -67,3 +67,41 @@ def is_own(query: str) -> bool:
 def for_sqlglot(query: str) -> str:
     """The statement with `$n` written as `:pn`, which sqlglot's tokenizer never mistakes for a $tag$ quote."""
     return _PLACEHOLDER.sub(lambda m: f":p{m.group(1)}", rewrite_typed_literals(query))
+
+
+# Keywords that quote_ident() quotes: pg_get_keywords() WHERE catcode <> 'U' on PostgreSQL 15.
+_QUOTED_KEYWORDS = frozenset("""
+all analyse analyze and any array as asc asymmetric authorization between bigint binary bit boolean both case cast
+char character check coalesce collate collation column concurrently constraint create cross current_catalog
+current_date current_role current_schema current_time current_timestamp current_user dec decimal default deferrable
+desc distinct do else end except exists extract false fetch float for foreign freeze from full grant greatest group
+grouping having ilike in initially inner inout int integer intersect interval into is isnull join lateral leading
+least left like limit localtime localtimestamp national natural nchar none normalize not notnull null nullif numeric
+offset on only or order out outer overlaps overlay placing position precision primary real references returning
+right row select session_user setof similar smallint some substring symmetric table tablesample then time timestamp
+to trailing treat trim true union unique user using values varchar variadic verbose when where window with
+xmlattributes xmlconcat xmlelement xmlexists xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable
+""".split())
+_SIMPLE_IDENT = re.compile(r"[a-z_][a-z0-9_$]*")
+_DIRECTION = re.compile(r"\s+(ASC|DESC)$", re.IGNORECASE)
+
+
+def quote_ident(name: str) -> str:
+    """PostgreSQL's quote_ident(): double-quote a name unless it is lower-case simple and not a keyword."""
+    if _SIMPLE_IDENT.fullmatch(name) and name not in _QUOTED_KEYWORDS:
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def split_direction(column_sql: str) -> tuple[str, str]:
+    """`created_at DESC` → ("created_at", " DESC"); `"User Id"` → ('"User Id"', "")."""
+    if column_sql.endswith('"'):
+        return column_sql, ""
+    m = _DIRECTION.search(column_sql)
+    return (column_sql[:m.start()], " " + m.group(1).upper()) if m else (column_sql, "")
+
+
+def is_identifier(column_sql: str) -> bool:
+    """True for a (possibly quoted) column name, False for an expression such as lower(email)."""
+    text = split_direction(column_sql)[0]
+    return bool(_SIMPLE_IDENT.fullmatch(text)) or bool(re.fullmatch(r'"(?:[^"]|"")+"', text))

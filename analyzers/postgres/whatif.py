@@ -19,33 +19,20 @@ from psycopg import sql
 
 from advisor.model import IndexSpec
 from analyzers.postgres import plans
-from analyzers.postgres.statements import OWN_MARKER
+from analyzers.postgres.statements import OWN_MARKER, is_identifier, quote_ident, split_direction
+
+_WITH_OPCLASS = re.compile(r'(?:[a-z_][a-z0-9_$]*|"(?:[^"]|"")+")\s+[a-z_][a-z0-9_]*_ops')
 
 
 def create_index_sql(spec: IndexSpec, concurrently: bool = False) -> str:
-    """`CREATE INDEX [CONCURRENTLY] ON schema.table [USING method] (cols)`; expressions are parenthesised,
-    a trailing ` DESC` is kept."""
-    cols = ", ".join(_index_column(c) for c in spec.columns)
+    """`CREATE INDEX [CONCURRENTLY] ON schema.table [USING method] (cols)`. Columns are SQL text (quoted
+    identifiers, optionally with ASC/DESC, or expressions, which get their own parentheses)."""
+    cols = ", ".join(c if is_identifier(c) or _WITH_OPCLASS.fullmatch(c)
+                     else f"({split_direction(c)[0]}){split_direction(c)[1]}" for c in spec.columns)
     conc = " CONCURRENTLY" if concurrently else ""
     using = f" USING {spec.method}" if spec.method != "btree" else ""
     where = f" WHERE {spec.where}" if spec.where else ""
-    return f"CREATE INDEX{conc} ON {_ident(spec.schema)}.{_ident(spec.table)}{using} ({cols}){where}"
-
-
-def _index_column(col: str) -> str:
-    name, _, order = col.partition(" ")
-    if order.upper() in ("DESC", "ASC") and _is_plain(name):
-        return f"{_ident(name)} {order.upper()}"
-    return _ident(col) if _is_plain(col) else f"({col})"
-
-
-def _is_plain(col: str) -> bool:
-    return bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", col))
-
-
-def _ident(name: str) -> str:
-    """An identifier, double-quoted only when it needs it."""
-    return name if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) else '"' + name.replace('"', '""') + '"'
+    return f"CREATE INDEX{conc} ON {quote_ident(spec.schema)}.{quote_ident(spec.table)}{using} ({cols}){where}"
 
 
 @dataclass
@@ -70,6 +57,7 @@ class HypoSession:
     stats: WhatIfStats = field(default_factory=WhatIfStats)
     _current: frozenset[str] | None = None
     sizes_bytes: dict[str, int] = field(default_factory=dict)
+    broken: dict[str, str] = field(default_factory=dict)
     hypo_names: dict[str, str] = field(default_factory=dict)
 
     def reset(self) -> None:
@@ -77,14 +65,20 @@ class HypoSession:
         self._current = frozenset()
 
     def use(self, config: Iterable[str]) -> None:
+        """Make exactly `config` the hypothetical indexes of the session. A candidate HypoPG refuses is
+        recorded in `broken` (with PostgreSQL's message) and left out: it can then never show a benefit."""
         config = frozenset(config)
         if config == self._current:
             return
         self.reset()
-        for key in sorted(config):
-            row = self.conn.execute(sql.SQL(OWN_MARKER + " SELECT indexrelid, indexname, "
-                                            "hypopg_relation_size(indexrelid) FROM hypopg_create_index({})")
-                                    .format(sql.Literal(create_index_sql(self.specs[key])))).fetchone()
+        for key in sorted(config - self.broken.keys()):
+            try:
+                row = self.conn.execute(sql.SQL(OWN_MARKER + " SELECT indexrelid, indexname, "
+                                                "hypopg_relation_size(indexrelid) FROM hypopg_create_index({})")
+                                        .format(sql.Literal(create_index_sql(self.specs[key])))).fetchone()
+            except psycopg.Error as e:
+                self.broken[key] = (e.diag.message_primary or str(e)).strip()
+                continue
             self.sizes_bytes.setdefault(key, int(row[2]))
             self.hypo_names[row[1]] = key
         self._current = config
@@ -92,10 +86,10 @@ class HypoSession:
 
     def size_bytes(self, key: str) -> int:
         """HypoPG's estimate of the index's size (hypopg_relation_size), bytes."""
-        if key not in self.sizes_bytes:
+        if key not in self.sizes_bytes and key not in self.broken:
             before = self._current or frozenset()
             self.use(before | {key})
-        return self.sizes_bytes[key]
+        return self.sizes_bytes.get(key, 0)
 
     def plan(self, prepared: plans.Prepared, config: Iterable[str],
              values: list[str | None] | None = None) -> dict[str, Any]:

@@ -18,6 +18,8 @@ CREATE TABLE products (
     price_cents  int NOT NULL,
     created_at   timestamptz NOT NULL
 );
+-- Planted: an index no statement uses (PG005).
+CREATE INDEX products_price_idx ON products (price_cents);
 
 CREATE TABLE orders (
     id           bigserial PRIMARY KEY,
