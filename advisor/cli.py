@@ -140,7 +140,16 @@ def bundle_diff(old, new, out_dir, as_json, fail_on_increase) -> None:
 
 
 def main() -> None:
-    cli(prog_name="perfadvisor")
+    """Entry point: click's usage errors are shown as one line too (exit code 2)."""
+    try:
+        code = cli.main(prog_name="perfadvisor", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(1)
+    except click.ClickException as e:
+        _fail(e.format_message().replace("\n", " "), e.exit_code)
+        return
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

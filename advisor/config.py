@@ -17,6 +17,7 @@ Errors: ConfigError for an unreadable/invalid file, an unknown profile, or an un
 from __future__ import annotations
 
 import copy
+import math
 import os
 import re
 import tomllib
@@ -53,14 +54,22 @@ class Settings:
         return self.targets.get(area) or {}
 
     def threshold(self, area: str, name: str, default: Any) -> Any:
-        """The configured value of threshold `name`, else `default`, coerced to the default's type."""
+        """The configured value of threshold `name`, else `default`. Raises ConfigError for a value of the
+        wrong kind (a bool, text, a fraction where a whole number is expected), a negative, NaN or infinite
+        value, or a share above 1 (names ending in _share)."""
         value = self.thresholds.get(area, {}).get(name, default)
-        if default is not None and value is not None and not isinstance(value, type(default)):
-            try:
-                value = type(default)(value)
-            except (TypeError, ValueError):
-                raise ConfigError(f"threshold {area}.{name}: {value!r} is not a {type(default).__name__}") from None
-        return value
+        if default is None or value is None or value is default:
+            return value
+        where = f"threshold {area}.{name}"
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: {value!r} is not a number")
+        if math.isnan(value) or math.isinf(value) or value < 0:
+            raise ConfigError(f"{where}: {value!r} must be a finite number ≥ 0")
+        if isinstance(default, int) and not float(value).is_integer():
+            raise ConfigError(f"{where}: {value!r} must be a whole number")
+        if name.endswith("_share") and value > 1:
+            raise ConfigError(f"{where}: {value!r} is a share, at most 1.0")
+        return type(default)(value)
 
 
 def _interpolate(value: Any, where: str) -> Any:
@@ -101,7 +110,11 @@ def load_file(path: str | Path, profile: str | None = None, required: bool = Fal
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config {p}: invalid TOML ({e})") from None
     profiles = raw.pop("profiles", {}) or {}
+    if not isinstance(profiles, dict):
+        raise ConfigError(f"config {p}: [profiles] must hold one table per profile, e.g. [profiles.staging]")
     if profile:
+        if not isinstance(profiles.get(profile, {}), dict):
+            raise ConfigError(f"config {p}: [profiles.{profile}] must be a table")
         if profile not in profiles:
             known = ", ".join(sorted(profiles)) or "none"
             raise ConfigError(f"config {p}: no profile [profiles.{profile}] (profiles defined: {known})")
@@ -110,6 +123,17 @@ def load_file(path: str | Path, profile: str | None = None, required: bool = Fal
     if unknown:
         raise ConfigError(f"config {p}: unknown key(s) {', '.join(sorted(unknown))}; "
                           "expected targets, thresholds, statement_timeout_ms, profiles")
+    for section in ("targets", "thresholds"):
+        value = raw.get(section, {})
+        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+            raise ConfigError(f"config {p}: [{section}] must hold one table per area, "
+                              f"e.g. [{section}.postgres]")
+    for area, opts in raw.get("targets", {}).items():
+        for key, v in opts.items():
+            if not isinstance(v, str | int | float) or isinstance(v, bool):
+                raise ConfigError(f"config {p}: targets.{area}.{key} must be text or a number")
+            if key in ("dsn", "url", "bundle", "baseline") and not isinstance(v, str):
+                raise ConfigError(f"config {p}: targets.{area}.{key} must be text (a quoted string)")
     return _interpolate(raw, str(p))
 
 
@@ -134,14 +158,15 @@ def build_settings(config_path: str | Path = DEFAULT_CONFIG, profile: str | None
         if given:
             thresholds = _merge(thresholds, {area: given})
     timeout = statement_timeout_ms or data.get("statement_timeout_ms") or DEFAULT_STATEMENT_TIMEOUT_MS
-    if not isinstance(timeout, int) or timeout <= 0:
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
         raise ConfigError(f"statement_timeout_ms: {timeout!r} must be a positive whole number of ms")
     return Settings(targets=targets, thresholds=thresholds, statement_timeout_ms=timeout,
                     source=str(config_path) if data else "defaults")
 
 
 def redact_dsn(dsn: str) -> str:
-    """A DSN with its password replaced by ***, in URL form (user:pw@) and key=value form (password=…)."""
+    """A DSN with its password replaced by ***, in URL form (user:pw@) and key=value form (password=…,
+    quoted with '…' and backslash escapes as libpq allows)."""
     dsn = re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", dsn)
-    dsn = re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", dsn, flags=re.I)
+    dsn = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S+)", r"\1***", dsn, flags=re.I)
     return re.sub(r"([?&]password=)[^&\s]*", r"\1***", dsn, flags=re.I)

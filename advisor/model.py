@@ -136,6 +136,14 @@ def load_snapshot(path: str | Path) -> dict[str, Any]:
                              f"(this perfadvisor reads {SNAPSHOT_SCHEMA_VERSION})")
     if not isinstance(data.get("targets"), dict):
         raise InputFileError(f"snapshot {p}: \"targets\" is missing or not an object")
+    for area, t in data["targets"].items():
+        status = t.get("status") if isinstance(t, dict) else None
+        need = {"ok": None, "skipped": "reason", "error": "error"}
+        if status not in need or (need[status] and not isinstance(t.get(need[status]), str)):
+            raise InputFileError(f"snapshot {p}: targets.{area} must be {{\"status\": \"ok\"}}, "
+                                 "{\"status\": \"skipped\", \"reason\": …} or {\"status\": \"error\", \"error\": …}")
+        if status == "ok" and not isinstance(data.get(area), dict):
+            raise InputFileError(f"snapshot {p}: targets.{area} is \"ok\" but the \"{area}\" section is missing")
     return data
 
 

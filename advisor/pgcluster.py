@@ -77,7 +77,21 @@ class TempCluster:
         with open(self.datadir / "postgresql.auto.conf", "a", encoding="utf-8") as f:
             f.write("".join(f"{k} = {v}\n" for k, v in conf.items()))
 
+    def port_in_use(self) -> bool:
+        import socket
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def stop_command(self) -> str:
+        """The shell command that stops this cluster (through runuser when we are root)."""
+        cmd = f"{self.bindir / 'pg_ctl'} -D {self.datadir} stop"
+        return f"runuser -u postgres -- {cmd}" if self._as_root else cmd
+
     def start(self, timeout_s: float = 30) -> None:
+        """Start the server (initdb first if needed). TargetError when the port is taken or it fails."""
+        if not (self.datadir / "postmaster.pid").exists() and self.port_in_use():
+            raise TargetError(f"port {self.port} on 127.0.0.1 is already in use; choose another port")
         self.init()
         if self._as_root:
             self.logfile.touch()

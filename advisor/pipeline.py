@@ -48,6 +48,21 @@ def analyzer_modules() -> list[Any]:
     return [importlib.import_module(name) for name in ANALYZERS]
 
 
+def check_thresholds(settings: Settings) -> None:
+    """ConfigError for a threshold area or name no analyzer knows (a typo would otherwise be ignored), or a
+    value of the wrong kind (see Settings.threshold)."""
+    from advisor.errors import ConfigError
+    known = {mod.AREA: {name: default for name, default, _ in getattr(mod, "THRESHOLDS", ())}
+             for mod in analyzer_modules()}
+    for area, values in settings.thresholds.items():
+        if area not in known:
+            raise ConfigError(f"thresholds.{area}: no analyzer has that name (known: {', '.join(sorted(known))})")
+        for name in values:
+            if name not in known[area]:
+                raise ConfigError(f"threshold {area}.{name} does not exist; `perfadvisor thresholds` lists them")
+            settings.threshold(area, name, known[area][name])
+
+
 def collect(settings: Settings, on_progress=None) -> tuple[dict[str, Any], list[str]]:
     """Run every configured collector. Returns (snapshot, errors) where errors are one-line messages."""
     snap = new_snapshot()

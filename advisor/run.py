@@ -10,7 +10,7 @@ from typing import Any
 
 from advisor import pipeline
 from advisor.config import Settings
-from advisor.errors import InputFileError
+from advisor.errors import ConfigError, InputFileError
 from advisor.model import load_snapshot
 
 
@@ -28,23 +28,37 @@ def analyze_command(settings: Settings, out_dir: Path, from_snapshot: str | None
     be written was written. Raises InputFileError for an unreadable snapshot or an unwritable DIR."""
     from reports import write_all
 
+    pipeline.check_thresholds(settings)
+    _prepare_out_dir(out_dir)
     if from_snapshot:
         snapshot = load_snapshot(from_snapshot)
         errors = [t["error"] for t in snapshot["targets"].values() if t.get("status") == "error"]
     else:
         snapshot, errors = pipeline.collect(settings, on_progress=echo)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputFileError(f"output directory {out_dir}: cannot create it ({e.strerror or e})") from None
+        if all(t.get("status") == "skipped" for t in snapshot["targets"].values()):
+            raise ConfigError("nothing to analyse: no target is configured; give --pg DSN (or "
+                              "PERFADVISOR_PG_DSN), --bundle PATH or --frontend-url URL, or set them in "
+                              "perfadvisor.toml")
     if not from_snapshot or Path(from_snapshot).resolve() != (out_dir / "snapshot.json").resolve():
         (out_dir / "snapshot.json").write_text(json.dumps(snapshot, indent=1, default=str), encoding="utf-8")
     report = pipeline.analyze(snapshot, settings)
-    errors += [t["error"] for area, t in report["targets"].items()
+    where = f"snapshot {from_snapshot}: " if from_snapshot else ""
+    errors += [where + t["error"] for area, t in report["targets"].items()
                if t.get("status") == "error" and snapshot["targets"].get(area, {}).get("status") == "ok"]
     write_all(report, out_dir)
     echo(summary_text(report, out_dir))
     return Outcome(report=report, out_dir=out_dir, errors=errors)
+
+
+def _prepare_out_dir(out_dir: Path) -> None:
+    """Create the output directory before any collection, so a bad --out fails fast. InputFileError."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".perfadvisor-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise InputFileError(f"output directory {out_dir}: cannot write there ({e.strerror or e})") from None
 
 
 def summary_text(report: dict[str, Any], out_dir: Path, top: int = 5) -> str:

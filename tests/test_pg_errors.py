@@ -80,6 +80,20 @@ def test_role_without_pg_read_all_stats(pgshop_dsn, pg_cluster, tmp_path):
     assert_one_line_error(res, "cannot read the text", "GRANT pg_read_all_stats TO limited")
 
 
+def test_role_that_cannot_explain_the_workload(pgshop_dsn, pg_cluster, tmp_path):
+    with psycopg.connect(pgshop_dsn, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS statsonly")
+        conn.execute("CREATE ROLE statsonly LOGIN IN ROLE pg_read_all_stats")
+    res = perfadvisor("analyze", "--pg", pg_cluster.dsn("pgshop", user="statsonly"), "--out", str(tmp_path))
+    assert_one_line_error(res, "cannot EXPLAIN the workload", "permission denied",
+                          "GRANT pg_read_all_data TO statsonly")
+    with psycopg.connect(pgshop_dsn, autocommit=True) as conn:
+        conn.execute("GRANT pg_read_all_data TO statsonly")
+    res = perfadvisor("analyze", "--pg", pg_cluster.dsn("pgshop", user="statsonly"), "--out", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    assert validate_report(tmp_path)["coverage"]["postgres"]["analysed_share"] > 0.5
+
+
 @pytest.mark.parametrize("content, needle", [
     ("{not json", "not valid JSON"),
     ('{"kind": "something-else"}', "not a perfadvisor snapshot"),
@@ -99,7 +113,7 @@ def test_structurally_broken_snapshot_keeps_the_rest(analyzed, tmp_path):
     bad = tmp_path / "cut.json"
     bad.write_text(json.dumps(snap))
     res = perfadvisor("analyze", "--from-snapshot", str(bad), "--out", str(tmp_path / "out"))
-    assert_one_line_error(res, "snapshot section 'postgres' is malformed")
+    assert_one_line_error(res, f"snapshot {bad}: snapshot section 'postgres' is malformed")
     assert validate_report(tmp_path / "out")["targets"]["postgres"]["status"] == "error"
 
 
@@ -116,6 +130,63 @@ def test_bad_config(tmp_path):
     assert_one_line_error(perfadvisor("analyze", "--config", str(cfg)), "UNSET_PERFADVISOR_VAR")
     assert_one_line_error(perfadvisor("analyze", "--config", str(cfg), "--profile", "staging"),
                           "no profile [profiles.staging]")
+
+
+@pytest.mark.parametrize("toml, needle", [
+    ("[targets.postgres]\ndsn = 5\n", "targets.postgres.dsn must be text"),
+    ('targets = "x"\n', "[targets] must hold one table per area"),
+    ('[targets]\npostgres = "x"\n', "[targets] must hold one table per area"),
+    ("thresholds = 5\n", "[thresholds] must hold one table per area"),
+    ("[thresholds.postgres]\nstorage_budget_mb = -1\n", "must be a finite number ≥ 0"),
+    ("[thresholds.postgres]\nmin_cost_savings_pct = nan\n", "must be a finite number ≥ 0"),
+    ("[thresholds.postgres]\nmax_new_indexes = 2.7\n", "must be a whole number"),
+    ("[thresholds.postgres]\nmax_new_indexes = true\n", "is not a number"),
+    ("[thresholds.postgres]\nworkload_share = 7\n", "is a share, at most 1.0"),
+    ("[thresholds.postgres]\nno_such_threshold = 1\n", "threshold postgres.no_such_threshold does not exist"),
+    ("[thresholds.nosucharea]\nx = 1\n", "thresholds.nosucharea: no analyzer has that name"),
+    ("statement_timeout_ms = true\n", "statement_timeout_ms"),
+])
+def test_config_mistakes_are_one_line_errors(tmp_path, toml, needle):
+    cfg = tmp_path / "perfadvisor.toml"
+    cfg.write_text(toml)
+    res = perfadvisor("analyze", "--config", str(cfg), "--pg", "postgresql://x@127.0.0.1:1/x",
+                      "--out", str(tmp_path / "o"))
+    assert_one_line_error(res, needle)
+
+
+def test_profile_that_is_not_a_table(tmp_path):
+    cfg = tmp_path / "perfadvisor.toml"
+    cfg.write_text("[profiles]\nstaging = 3\n")
+    assert_one_line_error(perfadvisor("analyze", "--config", str(cfg), "--profile", "staging"),
+                          "[profiles.staging] must be a table")
+
+
+def test_nothing_configured_is_an_error_not_a_pass(tmp_path):
+    res = perfadvisor("analyze", "--out", str(tmp_path), "--fail-on", "info",
+                      env={"PERFADVISOR_PG_DSN": ""})
+    assert_one_line_error(res, "nothing to analyse")
+
+
+def test_out_that_is_a_file_and_bad_port(tmp_path):
+    f = tmp_path / "afile"
+    f.write_text("")
+    assert_one_line_error(perfadvisor("analyze", "--out", str(f)), "is a file")
+    assert_one_line_error(perfadvisor("analyze", "--pg", "postgresql://x@127.0.0.1:1/x", "--out", str(f / "sub")),
+                          "cannot write there")
+    assert_one_line_error(perfadvisor("analyze", "--pg", "postgresql://x@127.0.0.1:notaport/x",
+                                      "--out", str(tmp_path / "o")), "malformed")
+
+
+@pytest.mark.parametrize("targets, needle", [
+    ({"postgres": {"status": "error"}}, "targets.postgres must be"),
+    ({"postgres": "ok"}, "targets.postgres must be"),
+    ({"postgres": {"status": "ok"}}, "the \"postgres\" section is missing"),
+])
+def test_snapshot_with_bad_targets(tmp_path, targets, needle):
+    bad = tmp_path / "s.json"
+    bad.write_text(json.dumps({"kind": "perfadvisor-snapshot", "schema_version": 1, "targets": targets}))
+    assert_one_line_error(perfadvisor("analyze", "--from-snapshot", str(bad), "--out", str(tmp_path / "o")),
+                          str(bad), needle)
 
 
 def test_from_snapshot_rerenders_offline(analyzed, tmp_path):

@@ -76,7 +76,7 @@ def test_settings_precedence_env_interpolation_and_profiles(tmp_path, monkeypatc
                        statement_timeout_ms=99)
     assert s.target("postgres")["dsn"] == "postgresql://flag@db/shop" and s.statement_timeout_ms == 99
     assert build_settings(tmp_path / "absent.toml").target("postgres")["dsn"] == "postgresql://env@db/shop"
-    with pytest.raises(ConfigError, match="not a float"):
+    with pytest.raises(ConfigError, match="not a number"):
         s.thresholds["postgres"] = {"min_cost_savings_pct": "lots"}
         s.threshold("postgres", "min_cost_savings_pct", 50.0)
 
@@ -92,6 +92,7 @@ def test_unknown_config_keys_are_rejected(tmp_path):
     ("postgresql://app:s3cret@db:5432/shop", "postgresql://app:***@db:5432/shop"),
     ("host=db user=app password=s3cret dbname=shop", "host=db user=app password=*** dbname=shop"),
     ("postgresql://db/shop?user=app&password=s3cret", "postgresql://db/shop?user=app&password=***"),
+    ("host=db password='Adv1\\'sorPW x' dbname=shop", "host=db password=*** dbname=shop"),
 ])
 def test_redact_dsn(dsn, shown):
     assert redact_dsn(dsn) == shown

@@ -21,6 +21,20 @@ from analyzers.frontend.model import Bundle, package_uses
 
 AREA = "frontend"
 
+#: (name, default, source) of every threshold, shown by `perfadvisor thresholds`; set them in
+#: perfadvisor.toml under [thresholds.frontend].
+THRESHOLDS = (
+    ("initial_js_budget_gzip_bytes", 170_000, "Alex Russell, 'Can You Afford It?' (2017); web.dev budgets"),
+    ("min_split_saving_gzip_bytes", 14_600, "one initial TCP congestion window, 10 × 1460 B (RFC 6928)"),
+    ("duplicate_medium_bytes", 10_000, "perfadvisor's convention"),
+    ("chunk_warning_bytes", 500_000, "the bundler's own warning limit (Vite/webpack default 500 kB)"),
+    ("tree_shaking_min_bytes", 10_000, "perfadvisor's convention"),
+    ("image_min_saving_bytes", 8192, "Lighthouse IGNORE_THRESHOLD_IN_BYTES"),
+    ("immutable_min_max_age_s", 31_536_000, "one year with immutable (RFC 9111, RFC 8246)"),
+    ("compress_min_saving_bytes", 1_400, "Lighthouse uses-text-compression IGNORE_THRESHOLD_IN_BYTES"),
+    ("precompress_min_bytes", 1_024, "perfadvisor's convention (nginx gzip_min_length examples)"),
+)
+
 
 def load_bundle(path: str | Path, compress: bool = True) -> Bundle:
     """Read any supported build, detected from what `path` holds:

@@ -44,6 +44,7 @@ def analyze(section: dict[str, Any], settings: Settings):
     from analyzers.postgres import rules
 
     findings, notes = rules.missing_index_findings(section, settings)
+    notes = list(section.get("notes") or []) + notes
     if not section["whatif"].get("available"):
         notes.append(section["whatif"].get("reason", "HypoPG is not available"))
     findings += rules.foreign_key_findings(section, findings)

@@ -84,7 +84,8 @@ def _conjuncts(e: exp.Expression | None):
         yield e
 
 
-def _sources(node: exp.Expression, catalog: Catalog) -> dict[str, tuple[str, str]]:
+def _sources(node: exp.Expression, catalog: Catalog, unresolved: list[str] | None = None,
+             ctes: frozenset[str] = frozenset()) -> dict[str, tuple[str, str]]:
     """alias (or table name) → (schema, table) for the tables read directly by this SELECT/UPDATE/DELETE."""
     tables: list[exp.Table] = []
     for key in ("from", "from_", "using"):
@@ -104,6 +105,8 @@ def _sources(node: exp.Expression, catalog: Catalog) -> dict[str, tuple[str, str
         resolved = catalog.resolve(t.db or None, t.name)
         if resolved:
             out[t.alias_or_name] = resolved
+        elif unresolved is not None and t.name and t.name not in ctes:
+            unresolved.append(f"{t.db}.{t.name}" if t.db else t.name)
     return out
 
 
@@ -222,8 +225,9 @@ def _ordered(node: exp.Expression, key: str, scopes, catalog: Catalog):
     return targets[0][:2], cols
 
 
-def table_uses(query: str, catalog: Catalog) -> list[TableUse]:
-    """How the statement uses each table it reads. Raises UnparsableStatement."""
+def table_uses(query: str, catalog: Catalog, unresolved: list[str] | None = None) -> list[TableUse]:
+    """How the statement uses each table it reads. Names that are not tables of the catalog (views,
+    set-returning functions, temporary tables) are appended to `unresolved`. Raises UnparsableStatement."""
     try:
         tree = sqlglot.parse_one(for_sqlglot(query), read="postgres")
     except sqlglot.errors.SqlglotError as e:
@@ -231,13 +235,17 @@ def table_uses(query: str, catalog: Catalog) -> list[TableUse]:
     if tree is None:
         raise UnparsableStatement("empty statement")
     uses: dict[tuple[str, str], TableUse] = {}
-    _walk(tree, [], catalog, uses)
+    ctes = frozenset(c.alias_or_name for c in tree.find_all(exp.CTE))
+    _walk(tree, [], catalog, uses, unresolved, ctes)
+    if unresolved is not None:
+        unresolved[:] = list(dict.fromkeys(unresolved))
     return list(uses.values())
 
 
-def _walk(node: exp.Expression, scopes, catalog: Catalog, uses: dict) -> None:
+def _walk(node: exp.Expression, scopes, catalog: Catalog, uses: dict, unresolved=None,
+          ctes: frozenset[str] = frozenset()) -> None:
     if isinstance(node, exp.Select | exp.Update | exp.Delete):
-        scopes = [*scopes, _sources(node, catalog)]
+        scopes = [*scopes, _sources(node, catalog, unresolved, ctes)]
         conds = list(_conjuncts(node.args.get("where").this if node.args.get("where") else None))
         for j in node.args.get("joins") or []:
             conds.extend(_conjuncts(j.args.get("on")))
@@ -250,7 +258,7 @@ def _walk(node: exp.Expression, scopes, catalog: Catalog, uses: dict) -> None:
                 for c in found[1]:
                     u.add(bucket, c)
     for child in node.iter_expressions():
-        _walk(child, scopes, catalog, uses)
+        _walk(child, scopes, catalog, uses, unresolved, ctes)
 
 
 def _by_selectivity(cols: list[str], use: TableUse, catalog: Catalog) -> list[str]:

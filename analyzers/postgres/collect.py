@@ -49,6 +49,8 @@ def connect(dsn: str, statement_timeout_ms: int) -> psycopg.Connection:
         raise TargetError(f"PostgreSQL DSN {shown!r} is malformed: {_first_line(e)}") from None
     except psycopg.OperationalError as e:
         msg = _first_line(e)
+        if "connection option" in msg or msg.startswith("invalid "):
+            raise TargetError(f"PostgreSQL DSN {shown!r} is malformed: {msg}") from None
         if "authentication failed" in msg or "password" in msg.lower():
             raise TargetError(f"PostgreSQL {shown}: authentication failed ({msg})") from None
         if "does not exist" in msg:
@@ -109,7 +111,10 @@ def collect(settings: Settings) -> dict[str, Any]:
     conn = connect(dsn, settings.statement_timeout_ms)
     try:
         return _collect(conn, settings, shown)
-    except psycopg.Error as e:  # e.g. a permission the role lacks, a statement_timeout on the catalog
+    except psycopg.errors.QueryCanceled:
+        raise TargetError(f"PostgreSQL {shown}: a catalog query ran past statement_timeout "
+                          f"({settings.statement_timeout_ms} ms); raise --statement-timeout-ms") from None
+    except psycopg.Error as e:  # e.g. a permission the role lacks
         raise TargetError(f"PostgreSQL {shown}: {_first_line(e)}") from None
     finally:
         conn.close()
@@ -154,10 +159,13 @@ def _collect(conn: psycopg.Connection, settings: Settings, shown: str) -> dict[s
         if s["kind"] != "explainable":
             s["status"], s["reason"] = "utility", "utility statement (not costed by EXPLAIN)"
             continue
+        unresolved: list[str] = []
         try:
-            s["uses"] = [u.__dict__ for u in cand_mod.table_uses(s["query"], cat)]
+            s["uses"] = [u.__dict__ for u in cand_mod.table_uses(s["query"], cat, unresolved)]
         except cand_mod.UnparsableStatement as e:
             s["parse_error"] = str(e)
+        if unresolved:
+            s["not_tables"] = unresolved
     used_tables = sorted({(u["schema"], u["table"]) for s in stmts for u in s["uses"]}
                          | {(f["schema"], f["table"]) for f in fks})
     pg_stats = catalog.rows(conn, catalog.PG_STATS_SQL,
@@ -171,6 +179,7 @@ def _collect(conn: psycopg.Connection, settings: Settings, shown: str) -> dict[s
 
     stats_by_col = {(p["schema"], p["table"], p["column"]): p for p in pg_stats}
     prepared = _prepare_all(conn, stmts, cat, stats_by_col)
+    notes = _permission_check(stmts, server["role"], shown)
 
     # Candidates, minus what an existing index already provides.
     cands: dict[str, IndexSpec] = {}
@@ -207,6 +216,7 @@ def _collect(conn: psycopg.Connection, settings: Settings, shown: str) -> dict[s
         "candidates": {k: {**v.to_dict(), "statements": [s["queryid"] for s in stmts if k in s.get("candidates", [])]}
                        for k, v in sorted(cands.items())},
         "already_indexed": already,
+        "notes": notes,
     }
     section["whatif"] = _whatif(conn, settings, stmts, cands, prepared)
     section["collect_time_s"] = round(time.perf_counter() - t0, 3)
@@ -234,6 +244,11 @@ def _prepare_all(conn, stmts, cat, stats_by_col) -> dict[str, tuple[plans.Prepar
             s["status"] = "unanalysed"
             s["reason"] = f"no index candidates: sqlglot could not parse it ({s['parse_error']})"
             continue
+        if s.get("not_tables") and not s["uses"]:
+            s["status"] = "unanalysed"
+            s["reason"] = ("no index candidates: it reads " + ", ".join(s["not_tables"]) +
+                           ", not a table (views and functions are not looked through yet)")
+            continue
         values = _representative_values(s["uses"], prep.nparams, stats_by_col)
         if values is not None:
             try:
@@ -245,6 +260,23 @@ def _prepare_all(conn, stmts, cat, stats_by_col) -> dict[str, tuple[plans.Prepar
             s["representative"] = {"error": "not every parameter maps to a column with pg_stats; generic plan only"}
         out[s["queryid"]] = (prep, values)
     return out
+
+
+def _permission_check(stmts: list[dict], role: str, shown: str) -> list[str]:
+    """EXPLAIN needs the privileges the statement itself needs. Raise TargetError when statements holding
+    most of the explainable exec time could not be EXPLAINed for lack of them (the advice would rest on too
+    little); return a note when some could not."""
+    explainable = [s for s in stmts if s.get("kind") == "explainable"]
+    denied = [s for s in explainable if "permission denied" in (s.get("reason") or "")]
+    if not denied:
+        return []
+    fix = (f"GRANT pg_read_all_data TO {role}; (PostgreSQL 14+) or GRANT SELECT on the tables, "
+           f"and for UPDATE/DELETE statements the matching privileges")
+    if sum(s["share"] for s in denied) >= 0.5 * sum(s["share"] for s in explainable):
+        first = denied[0]["reason"].removeprefix("could not EXPLAIN: ")
+        raise TargetError(f"PostgreSQL {shown}: role {role} cannot EXPLAIN the workload's statements "
+                          f"({first}); {fix}")
+    return [f"{len(denied)} statement(s) could not be EXPLAINed for lack of privileges; {fix}"]
 
 
 def _type_hints(uses: list[dict], cat: cand_mod.Catalog) -> dict[int, str]:

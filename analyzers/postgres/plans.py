@@ -65,6 +65,8 @@ def prepare(conn: psycopg.Connection, query: str, hinted_types: dict[int, str] |
     prep.param_types = [""] * prep.nparams
     tried_hints = False
     attempts = 0
+    untyped: list[int] = []  # positions typed by the all-parameters fallback
+    all_fallback = -1
     while True:
         attempts += 1
         name = f"perfadvisor_{next(_names)}"
@@ -83,8 +85,21 @@ def prepare(conn: psycopg.Connection, query: str, hinted_types: dict[int, str] |
                         prep.param_types[k - 1] = t
                 continue
             m = _NO_TYPE.search(msg)
-            if not m or attempts > 12:
+            if attempts > 16:
                 raise ExplainError(msg) from None
+            if not m:
+                # e.g. "function generate_series(unknown, unknown) is not unique": give every parameter
+                # still untyped the same fallback type, trying each in turn.
+                if "unknown" not in msg:
+                    raise ExplainError(msg) from None
+                if all_fallback < 0:
+                    untyped = [i for i, t in enumerate(prep.param_types) if not t]
+                all_fallback += 1
+                if not untyped or all_fallback >= len(FALLBACK_TYPES):
+                    raise ExplainError(msg) from None
+                for i in untyped:
+                    prep.param_types[i] = FALLBACK_TYPES[all_fallback]
+                continue
             n = int(m.group(1))
             current = prep.param_types[n - 1]
             nxt = FALLBACK_TYPES.index(current) + 1 if current in FALLBACK_TYPES else 0
