@@ -100,9 +100,16 @@ class Finding:
         return d
 
 
+#: Within a severity, findings that save time come before those that save space, then the rest.
+_METRIC_ORDER = {"exec_time_ms_per_hour": 0, "index_bytes": 2}
+
+
 def rank(findings: list[Finding]) -> list[Finding]:
-    """Worst severity first, then the largest impact saved, then id (stable across runs)."""
-    return sorted(findings, key=lambda f: (severity_rank(f.severity), -f.impact_saved, f.id))
+    """Worst severity first; then time saved before bytes freed, largest first; then id (stable)."""
+    def key(f: Finding):
+        metric = (f.impact or {}).get("metric")
+        return (severity_rank(f.severity), _METRIC_ORDER.get(metric, 1 if metric else 3), -f.impact_saved, f.id)
+    return sorted(findings, key=key)
 
 
 def summarize(findings: list[Finding]) -> dict[str, int]:

@@ -11,6 +11,7 @@ from typing import Any
 from advisor import pipeline
 from advisor.config import Settings
 from advisor.errors import ConfigError, InputFileError
+from advisor.fmt import impact_text
 from advisor.model import load_snapshot
 
 
@@ -67,13 +68,10 @@ def summary_text(report: dict[str, Any], out_dir: Path, top: int = 5) -> str:
     lines = [f"{len(report['findings'])} findings: " + ", ".join(f"{v} {k}" for k, v in s.items() if v)
              if report["findings"] else "no findings"]
     for f in report["findings"][:top]:
-        imp = f.get("impact") or {}
-        extra = ""
-        if imp.get("metric") == "exec_time_ms_per_hour":
-            extra = f"  (est. {imp['before'] - imp['after']:,.0f} ms/h saved)"
-        elif imp.get("metric") == "index_bytes":
-            extra = f"  ({imp['before'] / 1048576:,.1f} MB freed)"
-        lines.append(f"  [{f['severity']:<8}] {f['rule']} {f['title']}{extra}")
+        extra = impact_text(f)
+        lines.append(f"  [{f['severity']:<8}] {f['rule']} {f['title']}" + (f"  ({extra})" if extra else ""))
+    if len(report["findings"]) > top:
+        lines.append(f"  … and {len(report['findings']) - top} more in report.html")
     for area, cov in report.get("coverage", {}).items():
         if "analysed_share" in cov:
             lines.append(f"{area}: analysed {cov['analysed_share']:.1%} of total exec time")
@@ -84,5 +82,5 @@ def summary_text(report: dict[str, Any], out_dir: Path, top: int = 5) -> str:
             lines.append(f"failed {area}: {t.get('error')}")
     for note in report.get("notes", []):
         lines.append(f"note: {note}")
-    lines.append(f"reports: {out_dir / 'report.html'}, report.md, report.json, snapshot.json")
+    lines.append(f"reports: {out_dir / 'report.html'}, report.md, report.json, report.sarif, snapshot.json")
     return "\n".join(lines)

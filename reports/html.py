@@ -7,6 +7,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from advisor.fmt import impact_text
 from reports import charts
 
 
@@ -15,6 +16,7 @@ def _env() -> Environment:
                       autoescape=select_autoescape(["html", "j2"], default=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["pct"] = lambda v: f"{100 * float(v):.1f}%"
+    env.filters["impact"] = impact_text
     env.filters["num"] = lambda v: f"{v:,.1f}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) else v)
     return env
 

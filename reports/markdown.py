@@ -5,28 +5,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from advisor.fmt import impact_text
+
 #: GitHub rejects comments over 65,536 characters; we stop at 60,000 to leave room for a bot's wrapper.
 MAX_CHARS = 60_000
 MAX_QUERY_CHARS = 300
 
 
-def _cell(text: Any, limit: int = MAX_QUERY_CHARS) -> str:
+def _short(text: Any, limit: int) -> str:
     s = " ".join(str(text).split())
-    if len(s) > limit:
-        s = s[:limit - 1] + "…"
-    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return s[:limit - 1] + "…" if len(s) > limit else s
+
+
+def _cell(text: Any, limit: int = MAX_QUERY_CHARS) -> str:
+    """Text for a table cell or paragraph: HTML-escaped (GitHub renders inline HTML), pipes escaped."""
+    s = _short(text, limit).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return s.replace("|", "\\|").replace("`", "&#96;")
 
 
-def _impact(f: dict[str, Any]) -> str:
-    imp = f.get("impact") or {}
-    if imp.get("metric") == "exec_time_ms_per_hour":
-        return f"{imp['before'] - imp['after']:,.0f} ms/h (est.)"
-    if imp.get("metric") == "index_bytes":
-        return f"{imp['before'] / 1048576:,.1f} MB freed"
-    if imp:
-        return f"{imp.get('metric')}: {imp.get('before')} → {imp.get('after')}"
-    return ""
+def _code(text: Any, limit: int = MAX_QUERY_CHARS) -> str:
+    """An inline code span: its content is shown literally (no entities), so only the backticks that would
+    end it and the pipes that would end a table cell are replaced."""
+    return "`" + _short(text, limit).replace("`", "'").replace("|", "\\|") + "`"
 
 
 def _finding_details(f: dict[str, Any]) -> str:
@@ -42,7 +42,7 @@ def _finding_details(f: dict[str, Any]) -> str:
         out.append("| queryid | statement | calls | mean ms |" + (" cost before → after |" if costs else ""))
         out.append("|---|---|--:|--:|" + ("--:|" if costs else ""))
         for s in stmts[:20]:
-            row = f"| {s['queryid']} | `{_cell(s['query'])}` | {s['calls']:,} | {s['mean_exec_time_ms']:,.2f} |"
+            row = f"| {s['queryid']} | {_code(s['query'])} | {s['calls']:,} | {s['mean_exec_time_ms']:,.2f} |"
             if costs:
                 row += f" {s['cost_before']:,.1f} → {s['cost_after']:,.1f} |"
             out.append(row)
@@ -69,7 +69,7 @@ def render(report: dict[str, Any]) -> str:
     if report["findings"]:
         head += ["| severity | rule | finding | impact | confidence |", "|---|---|---|---|---|"]
         for f in report["findings"]:
-            head.append(f"| {f['severity']} | {f['rule']} | {_cell(f['title'], 160)} | {_impact(f)} | "
+            head.append(f"| {f['severity']} | {f['rule']} | {_cell(f['title'], 160)} | {impact_text(f)} | "
                         f"{f['confidence']} |")
         head.append("")
     text = "\n".join(head)
@@ -84,7 +84,7 @@ def render(report: dict[str, Any]) -> str:
         block = ["<details><summary>Not analysed</summary>", "", "| queryid | statement | share | reason |",
                  "|---|---|--:|---|"]
         for u in unanalysed[:30]:
-            block.append(f"| {u['queryid']} | `{_cell(u['query'], 160)}` | {100 * u['share']:.1f}% | "
+            block.append(f"| {u['queryid']} | {_code(u['query'], 160)} | {100 * u['share']:.1f}% | "
                          f"{_cell(u['reason'], 200)} |")
         block += ["", "</details>", ""]
         b = "\n".join(block)

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from advisor.config import Settings
+from advisor.fmt import fmt_bytes
 from advisor.model import Finding, IndexSpec
 from analyzers.postgres import select as select_mod
 from analyzers.postgres.candidates import index_key_parts
@@ -145,6 +146,9 @@ def missing_index_findings(section: dict[str, Any], settings: Settings) -> tuple
                                      max(sum(r["cost_before"] for r in rows), 1e-9)))
         saved = before_ms - after_ms
         n = len(rows)
+        texts = [r["query"] for r in rows]
+        same_text = (" pg_stat_statements keeps separate entries for the same text when the role or the "
+                     "parameter types differ; each is listed." if len(set(texts)) < len(texts) else "")
         size_b = sizes.get(key)
         out.append(Finding(
             rule="PG001", name="missing-index", area="postgres",
@@ -154,7 +158,7 @@ def missing_index_findings(section: dict[str, Any], settings: Settings) -> tuple
             detail=(f"HypoPG what-if: with this index the planner's cost of {n} statement{'s' if n > 1 else ''} "
                     f"falls by {drop_pct:.0f}%. Estimated exec time saved: {saved:,.0f} ms per hour "
                     f"(an estimate: measured time scaled by the planner's cost ratio, {window}). "
-                    f"Estimated size {_fmt_bytes(size_b)} (hypopg_relation_size)."),
+                    f"Estimated size {fmt_bytes(size_b)} (hypopg_relation_size).{same_text}"),
             key=spec.label,
             evidence={"statements": rows, "estimated_size_bytes": size_b,
                       "stats_window": window, "method": "HypoPG hypothetical index, workload-wide greedy "
@@ -204,16 +208,6 @@ def heuristic_missing_indexes(section: dict[str, Any]) -> list[Finding]:
             action={"kind": "create_index", "sql": _create_sql(spec, tables) + ";"},
             index=spec, references=(DOCS + "indexes-multicolumn.html",)))
     return out
-
-
-def _fmt_bytes(n: int | None) -> str:
-    if n is None:
-        return "unknown"
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return str(n)  # pragma: no cover
 
 
 def _plan_used_indexes(section: dict[str, Any]) -> set[str]:
