@@ -29,8 +29,9 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--pg", "pg_dsn", metavar="DSN", envvar="PERFADVISOR_PG_DSN", show_envvar=True,
-              help="PostgreSQL connection string (libpq URL or key=value) of the database to analyse.")
+@click.option("--pg", "pg_dsn", metavar="DSN",
+              help="PostgreSQL connection string (libpq URL or key=value) of the database to analyse "
+                   "[default: [targets.postgres] dsn in the config file, else $PERFADVISOR_PG_DSN].")
 @click.option("--bundle", "bundle", metavar="PATH", default=None,
               help="Front-end build: a Vite dist/, a webpack stats.json or a directory of built files.")
 @click.option("--frontend-url", metavar="URL", default=None,
@@ -38,7 +39,7 @@ def cli() -> None:
 @click.option("--baseline", metavar="PATH", default=None,
               help="An earlier front-end build to compare the bundle with.")
 @click.option("--out", "out_dir", default=DEFAULT_OUT, type=click.Path(file_okay=False),
-              help="Directory for report.html, report.md, report.json and snapshot.json.")
+              help="Directory for report.html, report.md, report.json, report.sarif and snapshot.json.")
 @click.option("--config", "config_path", default=DEFAULT_CONFIG, type=click.Path(dir_okay=False),
               help="perfadvisor.toml with targets, thresholds and profiles (optional).")
 @click.option("--profile", default=None, help="Named profile of the config file ([profiles.NAME]).")
