@@ -49,10 +49,11 @@ class StackError(PerfadvisorError):
 
 @dataclass(frozen=True)
 class Ports:
-    """Loopback ports of the native stack; non-standard so they do not collide with real services."""
+    """Loopback ports of the native stack: non-standard, so they do not collide with real services, and below
+    the kernel's ephemeral range (32768-60999 on Linux), so no client connection can hold one by chance."""
 
-    postgres: int = 55432
-    redis: int = 56379
+    postgres: int = 25432
+    redis: int = 26379
     backend: int = 18080
     management: int = 18081
     nginx: int = 18088
@@ -754,7 +755,7 @@ def register_demo_commands(demo) -> None:
     @click.option("--scale", default=1.0, show_default=True, type=click.FloatRange(min=0.001),
                   help="Seed scale factor: 1.0 is 500k orders and 1.5M order items.")
     @click.option("--port-offset", default=0, show_default=True, type=click.IntRange(0, 1000),
-                  help="Added to every port (postgres 55432, redis 56379, backend 18080, actuator 18081, "
+                  help="Added to every port (postgres 25432, redis 26379, backend 18080, actuator 18081, "
                        "nginx 18088).")
     @click.option("--source", default=str(SOURCE_DIR), show_default=True, type=click.Path(file_okay=False),
                   help="The compose/ directory of a perfadvisor checkout.")

@@ -15,7 +15,7 @@ Configuration (environment; PostgreSQL through libpq's own variables):
 
     PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD   the shop database
     SHOP_DB_PASSWORD_FILE                            or the database password from a file (a secret)
-    SHOP_REDIS_HOST (127.0.0.1), SHOP_REDIS_PORT (56379), SHOP_REDIS_PASSWORD (none)
+    SHOP_REDIS_HOST (127.0.0.1), SHOP_REDIS_PORT (26379), SHOP_REDIS_PASSWORD (none)
     SHOP_REDIS_PASSWORD_FILE                         or the Redis password from a file
     SHOP_JOBS_STREAM (shop:order-jobs), SHOP_WORKER_NAME (worker-<pid>)
     SHOP_WORKER_HEARTBEAT                            a file touched every loop (for a health check)
@@ -64,7 +64,7 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         return cls(redis_host=env.get("SHOP_REDIS_HOST", "127.0.0.1"),
-                   redis_port=int(env.get("SHOP_REDIS_PORT", "56379")),
+                   redis_port=int(env.get("SHOP_REDIS_PORT", "26379")),
                    redis_password=_secret(env, "SHOP_REDIS_PASSWORD"),
                    stream=env.get("SHOP_JOBS_STREAM", "shop:order-jobs"),
                    consumer=env.get("SHOP_WORKER_NAME", f"worker-{os.getpid()}"),

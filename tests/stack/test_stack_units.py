@@ -164,6 +164,6 @@ def test_worker_reads_passwords_from_secret_files(tmp_path):
     w = load_worker()
     (tmp_path / "pw").write_text("s3cret\n")
     s = w.Settings.from_env({"SHOP_DB_PASSWORD_FILE": str(tmp_path / "pw"), "SHOP_REDIS_PASSWORD": "r"})
-    assert s.db_password == "s3cret" and s.redis_password == "r" and s.redis_port == 56379
+    assert s.db_password == "s3cret" and s.redis_password == "r" and s.redis_port == 26379
     assert w.Settings.from_env({}).db_password is None
 
