@@ -775,7 +775,8 @@ def register_demo_commands(demo) -> None:
         click.echo(f"  front end   {u.frontend}\n  API         {u.api}\n  prometheus  {u.prometheus}\n"
                    f"  postgres    {u.postgres_dsn}\n  redis       {u.redis} (password in "
                    f"{Path(run_dir) / 'secrets' / 'redis-password'})\n"
-                   "stop it with: perfadvisor demo down")
+                   "stop it with: perfadvisor demo down"
+                   + ("" if run_dir == DEFAULT_RUN_DIR else f" --run-dir {run_dir}"))
 
     @demo.command("down")
     @run_dir_opt
