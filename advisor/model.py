@@ -7,7 +7,7 @@ A *finding* is one recommendation, serialised exactly as design.md's report.json
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -162,8 +162,3 @@ def new_snapshot() -> dict[str, Any]:
             "tool": {"name": "perfadvisor", "version": __version__},
             "collected_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "targets": {}}
-
-
-def as_plain(obj: Any) -> Any:
-    """Dataclasses → dicts, for JSON."""
-    return asdict(obj)

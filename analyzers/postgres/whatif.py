@@ -58,7 +58,6 @@ class HypoSession:
     _current: frozenset[str] | None = None
     sizes_bytes: dict[str, int] = field(default_factory=dict)
     broken: dict[str, str] = field(default_factory=dict)
-    hypo_names: dict[str, str] = field(default_factory=dict)
 
     def reset(self) -> None:
         self.conn.execute(f"{OWN_MARKER} SELECT hypopg_reset()")
@@ -80,7 +79,6 @@ class HypoSession:
                 self.broken[key] = (e.diag.message_primary or str(e)).strip()
                 continue
             self.sizes_bytes.setdefault(key, int(row[2]))
-            self.hypo_names[row[1]] = key
         self._current = config
         self.stats.configs += 1
 
@@ -100,10 +98,6 @@ class HypoSession:
         finally:
             self.stats.explain_calls += 1
             self.stats.explain_time_s += time.perf_counter() - t0
-
-    def used_candidates(self, plan: dict[str, Any]) -> list[str]:
-        """Keys of the hypothetical indexes a plan uses (HypoPG names them `<oid>btree_table_cols`)."""
-        return sorted({self.hypo_names[n] for n in plans.indexes_used(plan) if n in self.hypo_names})
 
 
 def hypopg_version(conn: psycopg.Connection) -> str | None:
