@@ -61,6 +61,11 @@ def test_substring_search_gets_trigram_advice(analyzed):
     f = by_id(analyzed[0], "PG006:public.products.name")
     assert f["confidence"] == "heuristic" and "gin_trgm_ops" in f["action"]["sql"]
     assert "ILIKE" in f["evidence"]["statements"][0]["query"]
+    # the generic plan's fixed LIKE selectivity is checked against a search term that occurs in the column
+    stmt = next(s for s in analyzed[1]["postgres"]["statements"] if "ILIKE" in s["query"])
+    pattern, limit = stmt["representative"]["values"]
+    assert pattern.startswith("%") and pattern.endswith("%") and len(pattern) > 2 and limit == "20"
+    assert stmt["representative"]["plan"]["total_cost"] > 0
 
 
 def test_low_selectivity_column_gets_no_index(analyzed):

@@ -74,6 +74,12 @@ def test_update_and_delete_and_arithmetic_hints():
     assert u.params == [("total_cents", "expr", [1, 2])]
 
 
+def test_like_with_escape_records_pattern_and_escape_parameters():
+    u = table_uses("SELECT id FROM customers WHERE email ILIKE $1 ESCAPE $3 ORDER BY email LIMIT $2", CAT)[0]
+    assert u.pattern == ["email"] and u.sort == ["email"]
+    assert ("email", "like", [1]) in u.params and ("email", "escape", [3]) in u.params
+
+
 def test_unparsable_statement():
     with pytest.raises(UnparsableStatement):
         table_uses("SELECT FROM WHERE ((", CAT)

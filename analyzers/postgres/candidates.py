@@ -192,10 +192,20 @@ def _classify(pred: exp.Expression, scopes, catalog: Catalog, uses: dict) -> Non
         target = _column_target(pred.this, scopes, catalog)
         if target:
             use(target).add("eq", target[2])
-    elif isinstance(pred, exp.Like | exp.ILike):
+    elif isinstance(pred, exp.Like | exp.ILike | exp.Escape):
+        escape = pred.expression if isinstance(pred, exp.Escape) else None
+        if escape is not None:
+            pred = pred.this
+            if not isinstance(pred, exp.Like | exp.ILike):
+                return
         target = _column_target(pred.this, scopes, catalog)
         if target:
-            use(target).add("pattern", target[2])
+            u = use(target)
+            u.add("pattern", target[2])
+            if _is_bare_placeholder(pred.expression):
+                u.params.append((target[2], "like", _placeholders_in(pred.expression)))
+            if escape is not None and _is_bare_placeholder(escape):
+                u.params.append((target[2], "escape", _placeholders_in(escape)))
     elif isinstance(pred, exp.Between):
         target = _column_target(pred.this, scopes, catalog)
         if target:

@@ -6,6 +6,7 @@ hypothetical indexes are backend-local and reset on every path out; statistics a
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -249,7 +250,7 @@ def _prepare_all(conn, stmts, cat, stats_by_col) -> dict[str, tuple[plans.Prepar
             s["reason"] = ("no index candidates: it reads " + ", ".join(s["not_tables"]) +
                            ", not a table (views and functions are not looked through yet)")
             continue
-        values = _representative_values(s["uses"], prep.nparams, stats_by_col)
+        values = _representative_values(s["uses"], prep.nparams, stats_by_col, s["query"])
         if values is not None:
             try:
                 s["representative"] = {"values": values, "plan": plans.summary(plans.explain(conn, prep, values))}
@@ -290,16 +291,29 @@ def _type_hints(uses: list[dict], cat: cand_mod.Catalog) -> dict[int, str]:
     return hints
 
 
-def _representative_values(uses: list[dict], nparams: int, stats_by_col) -> list[str] | None:
-    """Literal values for every parameter when the statement has a range predicate and every parameter is
-    compared with a column that has pg_stats: the histogram median for equality and one-sided ranges, and
-    one histogram bucket (≈1/100 of the rows at default_statistics_target 100) for a two-sided range.
-    None when not applicable."""
+#: Representative LIMIT (a page of results) and OFFSET (the first page) for custom plans.
+_PAGE = {"limit": "20", "offset": "0"}
+_PAGE_PARAM = re.compile(r"\b(LIMIT|OFFSET)\s+\$(\d+)\b", re.IGNORECASE)
+
+
+def _representative_values(uses: list[dict], nparams: int, stats_by_col, query: str = "") -> list[str] | None:
+    """Literal values for every parameter when the statement has a range or pattern predicate and every
+    parameter is compared with a column that has pg_stats: the histogram median for equality and one-sided
+    ranges, one histogram bucket (≈1/100 of the rows at default_statistics_target 100) for a two-sided range,
+    and `%<4 characters of the median>%` for LIKE/ILIKE (a search term that does occur, which the planner
+    can estimate from the histogram). None when not applicable."""
     if not any(op in _RANGE_OPS for u in uses for _, op, _ in u["params"]):
         return None
     values: list[str | None] = [None] * nparams
+    for word, n in _PAGE_PARAM.findall(query):
+        if 1 <= int(n) <= nparams:
+            values[int(n) - 1] = _PAGE[word.lower()]
     for u in uses:
         for col, op, params in u["params"]:
+            if op == "escape":
+                for n in params:
+                    values[n - 1] = "\\"
+                continue
             st = stats_by_col.get((u["schema"], u["table"], col))
             if not st or op == "expr":
                 continue
@@ -308,6 +322,9 @@ def _representative_values(uses: list[dict], nparams: int, stats_by_col) -> list
             if not hist and not mcv:
                 continue
             mid = hist[len(hist) // 2] if hist else mcv[0]
+            if op == "like":
+                start = max(0, len(mid) // 2 - 2)
+                mid = "%" + mid[start:start + 4].replace("%", "").replace("_", "").replace("\\", "") + "%"
             if op == "between" and len(params) == 2 and len(hist) >= 2:
                 i = len(hist) // 2
                 values[params[0] - 1] = hist[i - 1]
