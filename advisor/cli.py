@@ -100,7 +100,8 @@ def demo() -> None:
 @click.option("--workdir", default=None, type=click.Path(file_okay=False),
               help="Where the throwaway PostgreSQL cluster lives (deleted at the end unless --keep) "
                    "[default: a new directory under /tmp].")
-@click.option("--port", default=54329, type=click.IntRange(1024, 65535), help="Loopback port of the cluster.")
+@click.option("--port", default=24329, type=click.IntRange(1024, 65535),
+              help="Loopback port of the cluster (below the ephemeral range, so no client socket holds it).")
 @click.option("--scale", default=1.0, type=click.FloatRange(min=0.01),
               help="Seed scale factor; 1.0 gives 1.2M order items.")
 @click.option("--keep", is_flag=True, help="Leave the cluster running (prints its DSN) instead of removing it.")

@@ -4,7 +4,7 @@ Target (issue 2): under 60 s on this machine (2 cores), peak memory under 500 MB
 wall time, peak RSS, EXPLAIN calls and the time spent in them, for the default settings (top 95% of
 exec time, at most 500 statements) and for every statement (workload_share 1.0, max_statements 5000).
 
-    python benchmarks/pg_analyze.py [--tables 200] [--per-table 25] [--port 54601]
+    python benchmarks/pg_analyze.py [--tables 200] [--per-table 25] [--port 24601]
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def main() -> None:
     ap.add_argument("--tables", type=int, default=200)
     ap.add_argument("--per-table", type=int, default=25)
     ap.add_argument("--rows", type=int, default=2000)
-    ap.add_argument("--port", type=int, default=54601)
+    ap.add_argument("--port", type=int, default=24601)
     args = ap.parse_args()
     base = Path(tempfile.mkdtemp(prefix="bench-pg-"))
     os.chmod(base, 0o755)

@@ -14,7 +14,7 @@ import pytest
 
 from advisor.pgcluster import TempCluster
 
-PG_PORT = int(os.environ.get("PERFADVISOR_TEST_PG_PORT", "54501"))
+PG_PORT = int(os.environ.get("PERFADVISOR_TEST_PG_PORT", "24501"))  # below the ephemeral port range (32768-60999), so no client socket holds it
 #: 0.5 → 600k order items: big enough that the planted indexes matter, quick enough for CI.
 TEST_SCALE = float(os.environ.get("PERFADVISOR_TEST_SCALE", "0.5"))
 ROOT = Path(__file__).resolve().parent.parent
