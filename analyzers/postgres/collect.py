@@ -406,16 +406,17 @@ def statement_refs(stmts: list[dict]) -> dict[str, select_mod.StatementRef]:
         for s in stmts if s.get("status") == "analysed"}
 
 
+def _as_spec(v: IndexSpec | dict[str, Any]) -> IndexSpec:
+    """Candidates are IndexSpec during collection and plain dicts when read back from a snapshot."""
+    return v if isinstance(v, IndexSpec) else IndexSpec(v["schema"], v["table"], tuple(v["columns"]))
+
+
 def candidate_refs(cands: dict[str, Any]) -> list[select_mod.CandidateRef]:
-    def ref(k, v):
-        spec = v if isinstance(v, IndexSpec) else IndexSpec(v["schema"], v["table"], tuple(v["columns"]))
-        return select_mod.CandidateRef(k, (spec.schema, spec.table), split_direction(spec.columns[0])[0])
-    return [ref(k, v) for k, v in sorted(cands.items())]
+    return [select_mod.CandidateRef(k, (spec.schema, spec.table), split_direction(spec.columns[0])[0])
+            for k, spec in ((k, _as_spec(v)) for k, v in sorted(cands.items()))]
 
 
 def config_key(qid: str, config: frozenset[str], ref: select_mod.StatementRef, cands: dict[str, Any]) -> str:
     """Memo key of one costing: the statement and the candidates of `config` on the tables it reads."""
-    def table(v):
-        return (v.schema, v.table) if isinstance(v, IndexSpec) else (v["schema"], v["table"])
-    relevant = sorted(k for k in config if table(cands[k]) in ref.tables)
+    relevant = sorted(k for k in config if (_as_spec(cands[k]).schema, _as_spec(cands[k]).table) in ref.tables)
     return qid + "|" + ";".join(relevant)

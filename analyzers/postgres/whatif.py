@@ -41,7 +41,6 @@ class WhatIfStats:
 
     explain_calls: int = 0
     explain_time_s: float = 0.0
-    configs: int = 0
 
 
 @dataclass
@@ -80,7 +79,6 @@ class HypoSession:
                 continue
             self.sizes_bytes.setdefault(key, int(row[2]))
         self._current = config
-        self.stats.configs += 1
 
     def size_bytes(self, key: str) -> int:
         """HypoPG's estimate of the index's size (hypopg_relation_size), bytes."""
