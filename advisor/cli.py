@@ -119,6 +119,10 @@ from advisor.stack import register_demo_commands  # noqa: E402
 
 register_demo_commands(demo)
 
+from advisor.load.cli import register_load_commands  # noqa: E402
+
+register_load_commands(cli)
+
 
 @cli.command("bundle-diff")
 @click.argument("old", type=click.Path(exists=True))

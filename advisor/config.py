@@ -49,6 +49,10 @@ class Settings:
     thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)
     statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS
     source: str = "defaults"
+    #: Length of the shared sampling window (s); None: no window; 0: one sample, counters since start.
+    sample_s: float | None = None
+    #: Interval between two samples of one source (s).
+    sample_interval_s: float = 1.0
 
     def target(self, area: str) -> dict[str, Any]:
         return self.targets.get(area) or {}

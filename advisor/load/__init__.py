@@ -1,0 +1,1 @@
+"""`perfadvisor loadtest`: work in progress (issue 8)."""

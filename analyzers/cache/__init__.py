@@ -1,0 +1,9 @@
+"""Work in progress (issue 7): cross-source cache rules."""
+
+from __future__ import annotations
+
+NEEDS = ("__not_yet__",)
+
+
+def analyze_snapshot(snapshot, settings):
+    raise NotImplementedError

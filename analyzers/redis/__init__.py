@@ -1,0 +1,10 @@
+"""Work in progress (issue 7): the redis analyzer. Until it lands it is never configured."""
+
+from __future__ import annotations
+
+AREA = "redis"
+THRESHOLDS: tuple = ()
+
+
+def configured(settings) -> str | None:
+    return "not available yet"
