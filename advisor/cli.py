@@ -38,6 +38,25 @@ def cli() -> None:
               help="URL of the running front end, probed (loopback, with timeouts) for cache headers.")
 @click.option("--baseline", metavar="PATH", default=None,
               help="An earlier front-end build to compare the bundle with.")
+@click.option("--actuator", "actuator_urls", metavar="URL", multiple=True,
+              help="Spring Boot Actuator base URL (e.g. http://127.0.0.1:8081/actuator); repeat it for each "
+                   "instance of a service. Header for auth: $PERFADVISOR_ACTUATOR_AUTH_HEADER or "
+                   "[targets.actuator] auth_header (never written to a report or log).")
+@click.option("--management-port", type=click.IntRange(1, 65535), default=None,
+              help="Actuator's management.server.port when it differs from the port in --actuator.")
+@click.option("--redis", "redis_url", metavar="URL", default=None,
+              help="Redis URL: redis://[user:password@]host:port/db or rediss:// for TLS "
+                   "[default: [targets.redis] url, else $PERFADVISOR_REDIS_URL].")
+@click.option("--redis-full-scan", is_flag=True, default=None,
+              help="SCAN every key instead of a sample bounded by time (10 s) and keys (100,000).")
+@click.option("--py-spy", "py_spy", metavar="PID|NAME", multiple=True,
+              help="Profile a Python process (pid or process name) with py-spy during the window.")
+@click.option("--sample", "sample", metavar="DURATION", default=None,
+              help="Sample Actuator, Redis, py-spy (and the database, with --pg) side by side for this long "
+                   "(40s, 2m); 0 takes one sample and reads counters since each application started "
+                   "[default: 30s when one of them is configured].")
+@click.option("--sample-interval", metavar="DURATION", default=None,
+              help="Time between two samples of one target [default: 1s].")
 @click.option("--out", "out_dir", default=DEFAULT_OUT, type=click.Path(file_okay=False),
               help="Directory for report.html, report.md, report.json, report.sarif and snapshot.json.")
 @click.option("--config", "config_path", default=DEFAULT_CONFIG, type=click.Path(dir_okay=False),
@@ -52,20 +71,26 @@ def cli() -> None:
 @click.option("--storage-budget-mb", type=click.FloatRange(min=0), default=None,
               help="Most disk the recommended indexes may take together, in MB [default: no limit].")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
-def analyze(pg_dsn, bundle, frontend_url, baseline, out_dir, config_path, profile, from_snapshot, fail_on,
+def analyze(pg_dsn, bundle, frontend_url, baseline, actuator_urls, management_port, redis_url, redis_full_scan,
+            py_spy, sample, sample_interval, out_dir, config_path, profile, from_snapshot, fail_on,
             statement_timeout_ms, storage_budget_mb, quiet) -> None:
     """Collect from the targets, analyse, and write the reports to --out."""
     from advisor import run
+    from advisor.sampling import terminal_progress
 
     try:
         settings = build_settings(
             config_path, profile, config_required=config_path != DEFAULT_CONFIG,
             target_flags={"postgres": {"dsn": pg_dsn},
-                          "frontend": {"bundle": bundle, "url": frontend_url, "baseline": baseline}},
+                          "frontend": {"bundle": bundle, "url": frontend_url, "baseline": baseline},
+                          "actuator": {"urls": list(actuator_urls), "management_port": management_port},
+                          "redis": {"url": redis_url, "full_scan": redis_full_scan},
+                          "profile": {"targets": list(py_spy)}},
             threshold_flags={"postgres": {"storage_budget_mb": storage_budget_mb}},
-            statement_timeout_ms=statement_timeout_ms)
+            statement_timeout_ms=statement_timeout_ms, sample=sample, sample_interval=sample_interval)
         outcome = run.analyze_command(settings, Path(out_dir), from_snapshot,
-                                      echo=(lambda s: None) if quiet else click.echo)
+                                      echo=(lambda s: None) if quiet else click.echo,
+                                      sample_progress=None if quiet else terminal_progress())
     except PerfadvisorError as e:
         _fail(str(e), e.exit_code)
         return

@@ -8,6 +8,17 @@ perfadvisor.toml::
     [thresholds.postgres]
     min_cost_savings_pct = 50
 
+    [targets.actuator]                     # one URL per instance (replicas of one service)
+    urls = ["http://app-1:8081", "http://app-2:8081"]
+    auth_header = "Authorization: Bearer ${ACTUATOR_TOKEN}"
+
+    [targets.redis]
+    url = "redis://default:${REDIS_PASSWORD}@cache:6379/0"
+
+    [sampling]                             # the shared window of every time-series collector
+    window = "60s"
+    interval = "1s"
+
     [profiles.staging.targets.postgres]    # `--profile staging` merges this over the top level
     dsn = "postgresql://advisor@staging-db/shop"
 
@@ -32,7 +43,11 @@ DEFAULT_OUT = "perfadvisor-report"
 # Every database session perfadvisor opens runs with this statement_timeout (ms) unless configured.
 DEFAULT_STATEMENT_TIMEOUT_MS = 5000
 
-ENV_DSN = {"postgres": "PERFADVISOR_PG_DSN"}
+#: area → (target key, environment variable) read when neither a flag nor the config file sets that key.
+ENV_TARGETS = {"postgres": ("dsn", "PERFADVISOR_PG_DSN"), "redis": ("url", "PERFADVISOR_REDIS_URL"),
+               "actuator": ("auth_header", "PERFADVISOR_ACTUATOR_AUTH_HEADER")}
+#: Targets whose collectors sample over time: configuring one of them opens a sampling window.
+SAMPLING_AREAS = ("actuator", "redis", "profile")
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -123,10 +138,13 @@ def load_file(path: str | Path, profile: str | None = None, required: bool = Fal
             known = ", ".join(sorted(profiles)) or "none"
             raise ConfigError(f"config {p}: no profile [profiles.{profile}] (profiles defined: {known})")
         raw = _merge(raw, profiles[profile])
-    unknown = set(raw) - {"targets", "thresholds", "statement_timeout_ms"}
+    unknown = set(raw) - {"targets", "thresholds", "statement_timeout_ms", "sampling"}
     if unknown:
         raise ConfigError(f"config {p}: unknown key(s) {', '.join(sorted(unknown))}; "
-                          "expected targets, thresholds, statement_timeout_ms, profiles")
+                          "expected targets, thresholds, sampling, statement_timeout_ms, profiles")
+    sampling = raw.get("sampling", {})
+    if not isinstance(sampling, dict) or set(sampling) - {"window", "interval"}:
+        raise ConfigError(f"config {p}: [sampling] takes window and interval (durations such as \"60s\")")
     for section in ("targets", "thresholds"):
         value = raw.get(section, {})
         if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
@@ -134,8 +152,11 @@ def load_file(path: str | Path, profile: str | None = None, required: bool = Fal
                               f"e.g. [{section}.postgres]")
     for area, opts in raw.get("targets", {}).items():
         for key, v in opts.items():
-            if not isinstance(v, str | int | float) or isinstance(v, bool):
-                raise ConfigError(f"config {p}: targets.{area}.{key} must be text or a number")
+            if isinstance(v, bool):
+                continue  # switches such as full_scan = true
+            items = v if isinstance(v, list) else [v]
+            if not all(isinstance(i, str | int | float) and not isinstance(i, bool) for i in items):
+                raise ConfigError(f"config {p}: targets.{area}.{key} must be text, a number or a list of them")
             if key in ("dsn", "url", "bundle", "baseline") and not isinstance(v, str):
                 raise ConfigError(f"config {p}: targets.{area}.{key} must be text (a quoted string)")
     return _interpolate(raw, str(p))
@@ -145,17 +166,26 @@ def build_settings(config_path: str | Path = DEFAULT_CONFIG, profile: str | None
                    config_required: bool = False,
                    target_flags: dict[str, dict[str, Any]] | None = None,
                    threshold_flags: dict[str, dict[str, Any]] | None = None,
-                   statement_timeout_ms: int | None = None) -> Settings:
-    """Merge defaults, the config file, environment variables and flags (flags win)."""
+                   statement_timeout_ms: int | None = None,
+                   sample: str | float | None = None, sample_interval: str | float | None = None) -> Settings:
+    """Merge defaults, the config file, environment variables and flags (flags win).
+
+    sample / sample_interval: durations (``60s``, ``2m``, or seconds); ``sample`` 0 takes one sample. When a
+    sampling target (SAMPLING_AREAS) is configured and no window is given, the window is
+    advisor.sampling.DEFAULT_WINDOW_S. Raises ConfigError for a bad duration."""
+    from advisor import sampling as _sampling
+
     data = load_file(config_path, profile, required=config_required)
     targets = data.get("targets", {}) or {}
-    for area, var in ENV_DSN.items():
-        if os.environ.get(var) and not targets.get(area, {}).get("dsn"):
-            targets = _merge(targets, {area: {"dsn": os.environ[var]}})
     for area, opts in (target_flags or {}).items():
-        given = {k: v for k, v in opts.items() if v is not None}
+        given = {k: v for k, v in opts.items() if v is not None and v != () and v != []}
         if given:
             targets = _merge(targets, {area: given})
+    for area, (key, var) in ENV_TARGETS.items():
+        # The environment fills a key only for a target that is otherwise configured, or (for a URL/DSN)
+        # configures it: PERFADVISOR_PG_DSN alone is enough to analyse a database.
+        if os.environ.get(var) and not targets.get(area, {}).get(key) and (key != "auth_header" or area in targets):
+            targets = _merge(targets, {area: {key: os.environ[var]}})
     thresholds = data.get("thresholds", {}) or {}
     for area, opts in (threshold_flags or {}).items():
         given = {k: v for k, v in opts.items() if v is not None}
@@ -164,8 +194,27 @@ def build_settings(config_path: str | Path = DEFAULT_CONFIG, profile: str | None
     timeout = statement_timeout_ms or data.get("statement_timeout_ms") or DEFAULT_STATEMENT_TIMEOUT_MS
     if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
         raise ConfigError(f"statement_timeout_ms: {timeout!r} must be a positive whole number of ms")
+    file_sampling = data.get("sampling", {}) or {}
+    window = _duration("--sample", sample) if sample is not None else (
+        _duration("sampling.window", file_sampling["window"]) if "window" in file_sampling else None)
+    interval = _duration("--sample-interval", sample_interval) if sample_interval is not None else (
+        _duration("sampling.interval", file_sampling["interval"]) if "interval" in file_sampling
+        else _sampling.DEFAULT_INTERVAL_S)
+    if interval <= 0:
+        raise ConfigError(f"sampling interval {interval!r}: must be more than 0 s")
+    if window is None and any(targets.get(a) for a in SAMPLING_AREAS):
+        window = _sampling.DEFAULT_WINDOW_S
     return Settings(targets=targets, thresholds=thresholds, statement_timeout_ms=timeout,
-                    source=str(config_path) if data else "defaults")
+                    source=str(config_path) if data else "defaults", sample_s=window, sample_interval_s=interval)
+
+
+def _duration(where: str, value: Any) -> float:
+    from advisor.sampling import parse_duration
+
+    try:
+        return parse_duration(value)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"{where}: {e}") from None
 
 
 def redact_dsn(dsn: str) -> str:

@@ -23,7 +23,8 @@ class Outcome:
 
 
 def analyze_command(settings: Settings, out_dir: Path, from_snapshot: str | None,
-                    echo: Callable[[str], None] = print) -> Outcome:
+                    echo: Callable[[str], None] = print,
+                    sample_progress: Callable[[str], None] | None = None) -> Outcome:
     """Collect (or load `from_snapshot`), analyse, write DIR/report.{html,md,json} and DIR/snapshot.json,
     and print a short summary. Collector errors are returned in Outcome.errors after everything that could
     be written was written. Raises InputFileError for an unreadable snapshot or an unwritable DIR."""
@@ -35,11 +36,11 @@ def analyze_command(settings: Settings, out_dir: Path, from_snapshot: str | None
         snapshot = load_snapshot(from_snapshot)
         errors = [t["error"] for t in snapshot["targets"].values() if t.get("status") == "error"]
     else:
-        snapshot, errors = pipeline.collect(settings, on_progress=echo)
+        snapshot, errors = pipeline.collect(settings, on_progress=echo, sample_progress=sample_progress)
         if all(t.get("status") == "skipped" for t in snapshot["targets"].values()):
             raise ConfigError("nothing to analyse: no target is configured; give --pg DSN (or "
-                              "PERFADVISOR_PG_DSN), --bundle PATH or --frontend-url URL, or set them in "
-                              "perfadvisor.toml")
+                              "PERFADVISOR_PG_DSN), --actuator URL, --redis URL, --py-spy PID, --bundle PATH "
+                              "or --frontend-url URL, or set them in perfadvisor.toml")
     if not from_snapshot or Path(from_snapshot).resolve() != (out_dir / "snapshot.json").resolve():
         (out_dir / "snapshot.json").write_text(json.dumps(snapshot, indent=1, default=str), encoding="utf-8")
     report = pipeline.analyze(snapshot, settings)

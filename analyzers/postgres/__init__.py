@@ -30,8 +30,23 @@ def configured(settings: Settings) -> str | None:
     return None
 
 
-def collect(settings: Settings) -> dict[str, Any]:  # noqa: F811
-    return _collect_module.collect(settings)
+def sources(settings: Settings) -> list:
+    """The database's part of the sampling window (connections, table writes): analyzers/postgres/activity.py."""
+    from analyzers.postgres import activity
+
+    return activity.sources(settings)
+
+
+def collect(settings: Settings, window=None, recordings=()) -> dict[str, Any]:  # noqa: F811
+    """The postgres section; with a sampling window, its ``activity`` part too (activity.section)."""
+    from analyzers.postgres import activity
+
+    section = _collect_module.collect(settings)
+    if window is not None and recordings:
+        section["activity"] = activity.section(window, recordings[0])
+        if recordings[0].error_line():
+            section.setdefault("errors", []).append(recordings[0].error_line())
+    return section
 
 
 def target_info(section: dict[str, Any]) -> dict[str, Any]:
