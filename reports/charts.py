@@ -64,3 +64,36 @@ def workload_shares(statements: list[dict[str, Any]]) -> str | None:
     ax.set_xlabel("% of total exec time (blue: analysed, red: could not be analysed, grey: utility)", fontsize=7)
     ax.tick_params(axis="x", labelsize=7)
     return _svg(fig)
+
+
+def timeseries(spec: dict[str, Any]) -> str | None:
+    """A line chart of values sampled over one window.
+
+    spec: {"title": str, "unit": str (y-axis label, e.g. "connections", "hit ratio"), "t_s": [seconds from the
+    window's start], "series": {label: [value or None, …]}, "shade": [[start_s, end_s], …] (optional: periods
+    to shade, e.g. a warm-up), "ylim": [low, high] (optional)}. Returns None when there is nothing to draw.
+    The y axis is linear and starts at 0 unless ylim says otherwise, so a change reads at its true size.
+    """
+    t = spec.get("t_s") or []
+    series = {k: v for k, v in (spec.get("series") or {}).items() if any(x is not None for x in v)}
+    if len(t) < 2 or not series:
+        return None
+    fig, ax = plt.subplots(figsize=(7.5, 2.4))
+    for label, values in list(series.items())[:8]:
+        xs = [x for x, v in zip(t, values, strict=False) if v is not None]
+        ys = [v for v in values if v is not None]
+        ax.plot(xs, ys, label=_label(str(label), 40), linewidth=1.4)
+    for lo, hi in spec.get("shade") or []:
+        ax.axvspan(lo, hi, color="#999999", alpha=0.15, linewidth=0)
+    if spec.get("ylim"):
+        ax.set_ylim(*spec["ylim"])
+    else:
+        ax.set_ylim(bottom=0)
+    ax.set_xlabel("seconds into the sampling window", fontsize=8)
+    ax.set_ylabel(_label(str(spec.get("unit", "")), 30), fontsize=8)
+    if spec.get("title"):
+        ax.set_title(_label(str(spec["title"]), 90), fontsize=9, loc="left")
+    ax.tick_params(labelsize=8)
+    ax.grid(alpha=0.25)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return _svg(fig)

@@ -32,10 +32,15 @@ def _code(text: Any, limit: int = MAX_QUERY_CHARS) -> str:
 def _finding_details(f: dict[str, Any]) -> str:
     out = [f"<details><summary><b>{f['rule']}</b> {_cell(f['title'])}</summary>", "", _cell(f["detail"], 2000), ""]
     act = f.get("action") or {}
-    for key in ("sql", "snippet", "code"):
-        if act.get(key):
-            lang = "sql" if key == "sql" else ""
-            out += [f"```{lang}", str(act[key]).replace("```", "`` `"), "```", ""]
+    blocks = [(key, str(act[key])) for key in ("sql", "snippet", "code") if act.get(key)]
+    if act.get("property"):
+        env = f"\n# or in the environment: {act['env']}={act.get('value')}" if act.get("env") else ""
+        blocks.append(("properties", f"{act['property']}={act.get('value')}{env}"))
+    if isinstance(act.get("redis_conf"), list):
+        blocks.append(("redis", "\n".join(str(line) for line in act["redis_conf"])))
+    for key, body in blocks:
+        lang = {"sql": "sql", "properties": "properties"}.get(key, "")
+        out += [f"```{lang}", body.replace("```", "`` `"), "```", ""]
     stmts = (f.get("evidence") or {}).get("statements")
     if isinstance(stmts, list) and stmts:
         costs = "cost_before" in stmts[0]

@@ -41,6 +41,6 @@ public final class Model {
     public record PlacedOrder(long id, long customerId, long totalCents, String status) {
     }
 
-    public record TopProduct(long productId, String name, long unitsSold, long revenueCents) {
+    public record TopProduct(long productId, String name, long unitsSold, long revenueCents) implements Serializable {
     }
 }
