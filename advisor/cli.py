@@ -108,8 +108,8 @@ def analyze(pg_dsn, bundle, frontend_url, baseline, actuator_urls, management_po
 @cli.command()
 def thresholds() -> None:
     """List every threshold, its default and its source (set them in perfadvisor.toml [thresholds.AREA])."""
-    from advisor.pipeline import analyzer_modules
-    for mod in analyzer_modules():
+    from advisor.pipeline import threshold_modules
+    for mod in threshold_modules():
         for name, default, source in getattr(mod, "THRESHOLDS", ()):
             click.echo(f"{mod.AREA}.{name:<24} {default!s:<10} {source}")
 

@@ -64,12 +64,18 @@ def cross_source_modules() -> list[Any]:
     return [importlib.import_module(name) for name in CROSS_SOURCE]
 
 
+def threshold_modules() -> list[Any]:
+    """Every module with THRESHOLDS ((name, default, source), …) under its AREA: analyzers, then cross-source
+    rule modules. `perfadvisor thresholds` lists them; perfadvisor.toml sets them in [thresholds.AREA]."""
+    return analyzer_modules() + [m for m in cross_source_modules() if hasattr(m, "AREA")]
+
+
 def check_thresholds(settings: Settings) -> None:
     """ConfigError for a threshold area or name no analyzer knows (a typo would otherwise be ignored), or a
     value of the wrong kind (see Settings.threshold)."""
     from advisor.errors import ConfigError
     known = {mod.AREA: {name: default for name, default, _ in getattr(mod, "THRESHOLDS", ())}
-             for mod in analyzer_modules()}
+             for mod in threshold_modules()}
     for area, values in settings.thresholds.items():
         if area not in known:
             raise ConfigError(f"thresholds.{area}: no analyzer has that name (known: {', '.join(sorted(known))})")
