@@ -13,7 +13,7 @@ import click
 
 from advisor import __version__
 from advisor.config import DEFAULT_CONFIG, DEFAULT_OUT, build_settings
-from advisor.errors import PerfadvisorError
+from advisor.errors import ConfigError, PerfadvisorError
 from advisor.model import SEVERITIES, severity_rank
 
 
@@ -147,6 +147,42 @@ register_demo_commands(demo)
 from advisor.load.cli import register_load_commands  # noqa: E402
 
 register_load_commands(cli)
+
+
+@cli.command("apply")
+@click.argument("report", type=click.Path())
+@click.option("--out", "out_dir", default="perfadvisor-apply", type=click.Path(file_okay=False),
+              help="Directory for migration.sql, spring.env, application-perfadvisor.properties, redis.conf, "
+                   "nginx.conf, code-hints.md and apply.json.")
+@click.option("--only", multiple=True, metavar="ID_OR_RULE",
+              help="Apply only these findings (a finding id such as PG001:public.orders(customer_id), or a rule "
+                   "code such as POOL001); repeatable. [default: every finding above info]")
+@click.option("--execute", is_flag=True,
+              help="Also run migration.sql against --pg, one statement at a time (nothing runs without it).")
+@click.option("--pg", "pg_dsn", metavar="DSN", default=None,
+              help="Database for --execute [default: $PERFADVISOR_PG_DSN].")
+def apply_cmd(report, out_dir, only, execute, pg_dsn) -> None:
+    """Turn a report's findings (REPORT: report.json or its directory) into files to review and commit."""
+    import os
+
+    from advisor import apply as ap
+
+    try:
+        doc = ap.load_report(report)
+        plan = ap.plan(doc, tuple(only))
+        if execute and not (pg_dsn or os.environ.get("PERFADVISOR_PG_DSN")):
+            raise ConfigError("--execute needs --pg DSN (or PERFADVISOR_PG_DSN): the database to run migration.sql on")
+        written = ap.write(plan, doc, Path(out_dir), str(report))
+        click.echo(f"{len(plan.used)} finding(s) applied, {len(plan.skipped)} left out; wrote "
+                   + ", ".join(str(w) for w in written))
+        if execute:
+            results = ap.execute(plan, pg_dsn or os.environ["PERFADVISOR_PG_DSN"], echo=click.echo)
+            ap.record_execution(Path(out_dir), results)
+            failed = [r for r in results if not r.ok]
+            if failed:
+                _fail(f"{len(failed)} of {len(results)} migration statement(s) failed; the others ran")
+    except PerfadvisorError as e:
+        _fail(str(e), e.exit_code)
 
 
 @cli.command("bundle-diff")
