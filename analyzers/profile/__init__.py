@@ -40,7 +40,7 @@ THRESHOLDS = (
     ("busy_medium_cores", 0.1, "perfadvisor's severity scale"),
     ("flamegraph_min_frame_share", 0.002, "frames below 0.2% of samples (2.4 px of 1200) are dropped, as "
                                           "flamegraph.pl --minwidth drops frames too narrow to see"),
-    ("flamegraph_max_frames", 1000, "perfadvisor's bound on the flame graph's size (~150 kB of SVG)"),
+    ("flamegraph_max_frames", 1000, "perfadvisor's bound on the flame graph's size (~170 kB of SVG)"),
 )
 
 _OPTIONS = {"targets", "rate", "subprocesses", "py_spy", "since_start_profile_s"}

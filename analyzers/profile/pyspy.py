@@ -169,7 +169,7 @@ class ProfileSource:
                     if p is proc:
                         raise
         except (psutil.NoSuchProcess, psutil.ZombieProcess):
-            raise TargetError(f"{self._who} exited") from None
+            raise TargetError(f"{self._who} exited; its profile up to then is kept") from None
         if self._proc is not None and self._proc.poll() is not None:
             raise TargetError("py-spy stopped: " + explain_failure(self._read("stderr.txt"), self.match.pid,
                                                                    self.match.label))

@@ -167,7 +167,8 @@ def parse_collapsed(text: str) -> Parsed:
     a non-negative whole COUNT are counted in `bad_lines`. Never raises."""
     stacks: list[tuple[tuple[Frame, ...], int]] = []
     bad = 0
-    for raw in text.splitlines():
+    # Only "\n" ends a line: str.splitlines() would also split on \x1c-\x1e, \x85, \u2028… inside a name.
+    for raw in text.split("\n"):
         line = raw.rstrip("\r")
         if not line.strip():
             continue
