@@ -212,7 +212,7 @@ def analyze(section: dict[str, Any], settings: Settings):
         entry.update({
             "status": "profiled" if n >= min_samples else "too few samples",
             "samples": n, "expected_samples": prof.get("expected_samples"), "duration_s": prof["duration_s"],
-            "rate_hz": prof["rate_hz"], "cpu_cores_mean": rules.cpu_cores(proc.get("series")),
+            "rate_hz": prof["rate_hz"], "cpu_cores_mean": rules.cpu_cores(proc),
             "resident_memory_bytes_max": max(rss) if rss else None,
             "top_self": [rules._described(f, n) for f in sorted(funcs, key=lambda f: -f["self_samples"])[:10]
                          if f["self_samples"]] if n else [],

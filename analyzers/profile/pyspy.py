@@ -103,6 +103,7 @@ class ProfileSource:
         self._proc: subprocess.Popen | None = None
         self._dir: Path | None = None
         self._t0 = 0.0
+        self._cpu0: float | None = None
 
     @property
     def _who(self) -> str:
@@ -131,6 +132,7 @@ class ProfileSource:
                                           start_new_session=True)
         self._wait_attached()
         self._t0 = time.monotonic()
+        self._cpu0 = self._cpu_now()
         return {"pid": self.match.pid, "process": self.match.name, "label": self.match.label,
                 "target": self.match.target, "matched_by": self.match.how, "notes": list(self.notes),
                 "py_spy": {"version": version.removeprefix("py-spy ").strip() or None, "rate_hz": self.rate_hz,
@@ -153,27 +155,39 @@ class ProfileSource:
                 return
             time.sleep(0.05)
 
+    def _usage(self) -> tuple[float, float]:
+        """(CPU seconds, resident bytes) of the process (and its children with --subprocesses). Raises
+        psutil.NoSuchProcess (or ZombieProcess) when it has exited."""
+        proc = psutil.Process(self.match.pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:  # exited, not yet reaped by its parent
+            raise psutil.ZombieProcess(self.match.pid)
+        procs = [proc] + (proc.children(recursive=True) if self.subprocesses else [])
+        cpu = rss = 0.0
+        for p in procs:
+            try:
+                t = p.cpu_times()
+                cpu += t.user + t.system
+                rss += p.memory_info().rss
+            except psutil.NoSuchProcess:
+                if p is proc:
+                    raise
+        return cpu, rss
+
     def sample(self) -> dict[str, float]:
         try:
-            proc = psutil.Process(self.match.pid)
-            if proc.status() == psutil.STATUS_ZOMBIE:  # exited, not yet reaped by its parent
-                raise psutil.ZombieProcess(self.match.pid)
-            procs = [proc] + (proc.children(recursive=True) if self.subprocesses else [])
-            cpu = rss = 0.0
-            for p in procs:
-                try:
-                    t = p.cpu_times()
-                    cpu += t.user + t.system
-                    rss += p.memory_info().rss
-                except psutil.NoSuchProcess:
-                    if p is proc:
-                        raise
+            cpu, rss = self._usage()
         except (psutil.NoSuchProcess, psutil.ZombieProcess):
             raise TargetError(f"{self._who} exited; its profile up to then is kept") from None
         if self._proc is not None and self._proc.poll() is not None:
             raise TargetError("py-spy stopped: " + explain_failure(self._read("stderr.txt"), self.match.pid,
                                                                    self.match.label))
         return {"process_cpu_seconds_total": round(cpu, 3), "process_resident_memory_bytes": rss}
+
+    def _cpu_now(self) -> float | None:
+        try:
+            return self._usage()[0]
+        except psutil.Error:
+            return None
 
     def headline(self, prev: dict[str, float] | None, cur: dict[str, float], dt_s: float) -> str:
         if not prev or dt_s <= 0:
@@ -188,6 +202,8 @@ class ProfileSource:
             rest = self.min_profile_s - (time.monotonic() - self._t0)
             if rest > 0 and self._proc.poll() is None:
                 time.sleep(rest)
+            cpu1 = self._cpu_now()
+            cpu_s = round(cpu1 - self._cpu0, 3) if cpu1 is not None and self._cpu0 is not None else None
             if self._proc.poll() is None:
                 self._proc.send_signal(signal.SIGINT)
             try:
@@ -203,8 +219,9 @@ class ProfileSource:
                 raise TargetError("py-spy wrote no profile: " + explain_failure(
                     self._read("stderr.txt"), self.match.pid, self.match.label))
             text = out.read_text(encoding="utf-8", errors="replace")
-            return {"profile": profile_from(text, self._read("stdout.txt"), elapsed, self.rate_hz,
-                                            self.tree_min_share, self.tree_max_frames)}
+            prof = profile_from(text, self._read("stdout.txt"), elapsed, self.rate_hz, self.tree_min_share,
+                                self.tree_max_frames)
+            return {"profile": {**prof, "cpu_seconds": cpu_s}}
         finally:
             self._cleanup()
 
@@ -225,7 +242,8 @@ def profile_from(collapsed: str, py_spy_stdout: str, duration_s: float, rate_hz:
     "samples" (thread-samples in which Python code ran: idle threads are not recorded), "py_spy_samples",
     "py_spy_errors" (py-spy's own count; None if it printed none), "stopped_because", "bad_lines",
     "distinct_stacks", "function_count", "functions" [FunctionStats.to_dict(), top KEEP_FUNCTIONS by self
-    and by total samples], "frame_tree" (stacks.frame_tree), "frame_tree_min_share"}."""
+    and by total samples], "frame_tree" (stacks.frame_tree), "frame_tree_min_share"}. ProfileSource.close
+    adds "cpu_seconds": the process's CPU time while py-spy ran (None when it exited before the end)."""
     parsed = stacks.parse_collapsed(collapsed)
     funcs = stacks.functions(parsed.stacks)
     keep = {id(f) for f in stacks.top(funcs, KEEP_FUNCTIONS, "self") + stacks.top(funcs, KEEP_FUNCTIONS, "total")}

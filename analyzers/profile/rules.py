@@ -47,17 +47,20 @@ HINT = ("Make {where} do less, or call it less: look for work repeated in a loop
         "kept (functools.lru_cache); then profile again to confirm the share dropped.")
 
 
-def cpu_cores(series: dict[str, Any] | None) -> float | None:
-    """Mean CPU use in cores over the recorded samples, from the first and last non-null values of
-    process_cpu_seconds_total; None with fewer than two samples or no elapsed time."""
-    if not series:
-        return None
+def cpu_cores(proc: dict[str, Any]) -> float | None:
+    """Mean CPU use of a profiled process in cores: from the first and last non-null values of its
+    process_cpu_seconds_total series, else (one sample, as with --sample 0) from the CPU time it used while
+    py-spy ran (profile.cpu_seconds / duration_s); None when neither is known."""
+    series = proc.get("series") or {}
     t = series.get("t_s") or []
     values = (series.get("series") or {}).get("process_cpu_seconds_total") or []
     points = [(ti, v) for ti, v in zip(t, values, strict=False) if v is not None]
-    if len(points) < 2 or points[-1][0] <= points[0][0]:
-        return None
-    return max(0.0, (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0]))
+    if len(points) >= 2 and points[-1][0] > points[0][0]:
+        return max(0.0, (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0]))
+    prof = proc.get("profile") or {}
+    if prof.get("cpu_seconds") is not None and prof.get("duration_s"):
+        return max(0.0, prof["cpu_seconds"] / prof["duration_s"])
+    return None
 
 
 def share_stderr(p: float, n: int) -> float:
@@ -136,7 +139,7 @@ def profile001_hot_function(proc: dict[str, Any], settings: Settings) -> Finding
     hot, combined = found
     prof = proc["profile"]
     n = prof["samples"]
-    cores = cpu_cores(proc.get("series"))
+    cores = cpu_cores(proc)
     label = proc.get("label") or proc.get("process") or str(proc.get("pid"))
     first = hot[0]
     site = _fix_site(first)
