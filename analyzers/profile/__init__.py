@@ -185,6 +185,10 @@ def target_info(section: dict[str, Any]) -> dict[str, Any]:
             "samples": sum(p["profile"]["samples"] for p in profiled)}
 
 
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
 def analyze(section: dict[str, Any], settings: Settings):
     """PROFILE rules on every profiled process, a coverage entry per process (top functions by self and by
     total samples, CPU, memory, the flame graph SVG), and a note for each process that could not be
@@ -212,7 +216,7 @@ def analyze(section: dict[str, Any], settings: Settings):
         entry.update({
             "status": "profiled" if n >= min_samples else "too few samples",
             "samples": n, "expected_samples": prof.get("expected_samples"), "duration_s": prof["duration_s"],
-            "rate_hz": prof["rate_hz"], "cpu_cores_mean": rules.cpu_cores(proc),
+            "rate_hz": prof["rate_hz"], "cpu_cores_mean": _round(rules.cpu_cores(proc), 3),
             "resident_memory_bytes_max": max(rss) if rss else None,
             "top_self": [rules._described(f, n) for f in sorted(funcs, key=lambda f: -f["self_samples"])[:10]
                          if f["self_samples"]] if n else [],

@@ -155,14 +155,14 @@ class ProfileSource:
                 return
             time.sleep(0.05)
 
-    def _usage(self) -> tuple[float, float]:
+    def _usage(self) -> tuple[float, int]:
         """(CPU seconds, resident bytes) of the process (and its children with --subprocesses). Raises
         psutil.NoSuchProcess (or ZombieProcess) when it has exited."""
         proc = psutil.Process(self.match.pid)
         if proc.status() == psutil.STATUS_ZOMBIE:  # exited, not yet reaped by its parent
             raise psutil.ZombieProcess(self.match.pid)
         procs = [proc] + (proc.children(recursive=True) if self.subprocesses else [])
-        cpu = rss = 0.0
+        cpu, rss = 0.0, 0
         for p in procs:
             try:
                 t = p.cpu_times()

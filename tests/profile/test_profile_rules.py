@@ -112,6 +112,15 @@ def test_options():
             profile.options(Settings(targets={"profile": opts}))
 
 
+def test_options_from_perfadvisor_toml(tmp_path):
+    from advisor.config import build_settings
+
+    cfg = tmp_path / "perfadvisor.toml"
+    cfg.write_text('[targets.profile]\ntargets = ["shop_worker.py", 4711]\nsubprocesses = true\nrate = 50\n')
+    opts = profile.options(build_settings(cfg, config_required=True))
+    assert (opts["targets"], opts["subprocesses"], opts["rate"]) == (["shop_worker.py", "4711"], True, 50)
+
+
 def test_command_labels_never_carry_arguments():
     assert targets.command_label(["/usr/bin/python3", "-u", "/app/w.py", "--password=x"]) == "w.py"
     assert targets.command_label(["python", "-X", "dev", "-m", "gunicorn.app", "--key", "k"]) == "gunicorn.app"
