@@ -97,9 +97,10 @@ def window_units(before: list[Run], after: list[Run], key: str) -> tuple[int, li
     """(batch length s, units before, units after, lag-1 autocorrelation of p95 at that length)."""
     b = _choose_batch(before, after, key)
     while True:
-        ub = [u for r in before for u in _batches(r, key, b)]
-        ua = [u for r in after for u in _batches(r, key, b)]
-        lags = [st.lag1_autocorrelation([u["p95_ms"] for u in _batches(r, key, b)]) for r in before + after]
+        per_run = [_batches(r, key, b) for r in before + after]
+        ub = [u for units in per_run[:len(before)] for u in units]
+        ua = [u for units in per_run[len(before):] for u in units]
+        lags = [st.lag1_autocorrelation([u["p95_ms"] for u in units]) for units in per_run]
         lag = max((x for x in lags if x is not None), default=None)
         if lag is None or lag <= MAX_LAG1 or min(len(ub), len(ua)) // 2 < MIN_BATCHES:
             return b, ub, ua, lag
@@ -271,11 +272,13 @@ def _summary(rows: list[dict]) -> dict[str, Any]:
     overall = (st.INVALID if counts[st.INVALID] else st.REGRESSED if counts[st.REGRESSED] else
                st.IMPROVED if counts[st.IMPROVED] else st.NO_CHANGE if not counts[st.INCONCLUSIVE] else
                st.INCONCLUSIVE)
-    return {"counts": counts, "verdict": overall,
-            "regressed": [f"{r['key']} {k}" for r in rows for k, m in r["metrics"].items()
-                          if m["verdict"] == st.REGRESSED],
-            "improved": [f"{r['key']} {k}" for r in rows for k, m in r["metrics"].items()
-                         if m["verdict"] == st.IMPROVED]}
+    labels = {name: label for name, _lower, _absolute, label in METRICS}
+
+    def named(verdict: str) -> list[str]:
+        return [f"{'All requests' if r['key'] == OVERALL else r['key']} {labels[k]}"
+                for r in rows for k, m in r["metrics"].items() if m["verdict"] == verdict]
+
+    return {"counts": counts, "verdict": overall, "regressed": named(st.REGRESSED), "improved": named(st.IMPROVED)}
 
 
 def _side_doc(side: Side) -> dict[str, Any]:

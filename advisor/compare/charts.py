@@ -105,6 +105,9 @@ def over_time(before: tuple[Path, dict], after: tuple[Path, dict]) -> str | None
         return None
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 4.6), sharex=True)
     for name, df, doc, colour in frames:
+        stop = (doc.get("steady_state") or {}).get("stop_s")
+        if stop is not None:
+            df = df[df["t_s"] + 1 <= stop]  # the last, partial second would look like a collapse
         top.plot(df["t_s"], df["requests"], color=colour, label=name, lw=1.2)
         bottom.plot(df["t_s"], df["p95_ms"], color=colour, label=name, lw=1.2)
         start = (doc.get("steady_state") or {}).get("start_s")
