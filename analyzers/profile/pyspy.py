@@ -104,6 +104,7 @@ class ProfileSource:
         self._dir: Path | None = None
         self._t0 = 0.0
         self._cpu0: float | None = None
+        self._ended: float | None = None
 
     @property
     def _who(self) -> str:
@@ -177,6 +178,7 @@ class ProfileSource:
         try:
             cpu, rss = self._usage()
         except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            self._ended = time.monotonic()  # py-spy stopped sampling here too
             raise TargetError(f"{self._who} exited; its profile up to then is kept") from None
         if self._proc is not None and self._proc.poll() is not None:
             raise TargetError("py-spy stopped: " + explain_failure(self._read("stderr.txt"), self.match.pid,
@@ -204,6 +206,8 @@ class ProfileSource:
                 time.sleep(rest)
             cpu1 = self._cpu_now()
             cpu_s = round(cpu1 - self._cpu0, 3) if cpu1 is not None and self._cpu0 is not None else None
+            # The profile covers the time until py-spy was told to stop, or until the process was seen gone.
+            elapsed = (self._ended or time.monotonic()) - self._t0
             if self._proc.poll() is None:
                 self._proc.send_signal(signal.SIGINT)
             try:
@@ -213,7 +217,6 @@ class ProfileSource:
                 self._proc.wait()
                 raise TargetError(f"py-spy on {self._who} did not stop within {STOP_TIMEOUT_S:.0f} s of SIGINT; "
                                   "no profile") from None
-            elapsed = time.monotonic() - self._t0
             out = self._dir / "profile.txt"
             if not out.exists():
                 raise TargetError("py-spy wrote no profile: " + explain_failure(

@@ -124,6 +124,7 @@ def test_process_that_exits_mid_window_keeps_its_samples(fresh_procs):
     assert 1 <= len(rec.samples) <= 5
     assert rec.closed["profile"]["samples"] >= 50
     assert rec.closed["profile"]["stopped_because"] == "process exited"
+    assert 1.0 < rec.closed["profile"]["duration_s"] < 2.9  # until the exit was seen, not the whole window
     section = profile.collect(settings, window, window.recordings)
     assert len(section["errors"]) == 2
     assert f"process {short.pid} (short_job.py) exited" in section["errors"][0]
