@@ -27,6 +27,14 @@ from advisor.errors import ConfigError, TargetError
 
 AREA = "profile"
 
+# flamegraph.pl (Brendan Gregg) leaves out frames narrower than --minwidth (0.1 px): they cannot be seen.
+# Ours is a share of the samples: 0.2% is 2.4 px of the 1200 px graph, about where a frame stops being
+# visible as more than a line. Threshold name: flamegraph_min_frame_share.
+FLAMEGRAPH_MIN_FRAME_SHARE = 0.002
+# A bound on the flame graph's size in the snapshot and the report: 1000 frames draw to about 170 kB of SVG
+# (measured on a synthetic 3000-stack profile). perfadvisor's convention. Threshold name: flamegraph_max_frames.
+FLAMEGRAPH_MAX_FRAMES = 1000
+
 #: (name, default, source) of every threshold, shown by `perfadvisor thresholds`; set them in
 #: perfadvisor.toml under [thresholds.profile].
 THRESHOLDS = (
@@ -38,9 +46,10 @@ THRESHOLDS = (
     ("hot_function_min_share", 0.1, "perfadvisor's convention: each named function holds ≥ 10% by itself"),
     ("busy_high_cores", 0.5, "perfadvisor's severity scale: CPU-bound at half a core or more"),
     ("busy_medium_cores", 0.1, "perfadvisor's severity scale"),
-    ("flamegraph_min_frame_share", 0.002, "frames below 0.2% of samples (2.4 px of 1200) are dropped, as "
-                                          "flamegraph.pl --minwidth drops frames too narrow to see"),
-    ("flamegraph_max_frames", 1000, "perfadvisor's bound on the flame graph's size (~170 kB of SVG)"),
+    ("flamegraph_min_frame_share", FLAMEGRAPH_MIN_FRAME_SHARE,
+     "frames below 0.2% of samples (2.4 px of 1200) are dropped, as flamegraph.pl --minwidth drops frames too "
+     "narrow to see"),
+    ("flamegraph_max_frames", FLAMEGRAPH_MAX_FRAMES, "perfadvisor's bound on the flame graph's size (~170 kB of SVG)"),
 )
 
 _OPTIONS = {"targets", "rate", "subprocesses", "py_spy", "since_start_profile_s"}
@@ -138,8 +147,9 @@ def sources(settings: Settings) -> list[Any]:
             src = pyspy.ProfileSource(
                 m, rate_hz=opts["rate"], subprocesses=opts["subprocesses"], py_spy=opts["py_spy"],
                 min_profile_s=opts["since_start_profile_s"] if since_start else 0.0,
-                tree_min_share=settings.threshold(AREA, "flamegraph_min_frame_share", 0.002),
-                tree_max_frames=settings.threshold(AREA, "flamegraph_max_frames", 1000), notes=tuple(notes))
+                tree_min_share=settings.threshold(AREA, "flamegraph_min_frame_share", FLAMEGRAPH_MIN_FRAME_SHARE),
+                tree_max_frames=settings.threshold(AREA, "flamegraph_max_frames", FLAMEGRAPH_MAX_FRAMES),
+                notes=tuple(notes))
             found.append(src)
     if not found:
         raise TargetError("; ".join(message for _, message in failed))
@@ -169,7 +179,8 @@ def collect(settings: Settings, window=None, recordings=None) -> dict[str, Any]:
                           "series": rec.series(), "profile": (rec.closed or {}).get("profile"), "error": line})
     if window.mode == "since_start":
         notes.append("--sample 0: a profile has no totals since the process started, so each process was "
-                     "profiled for a few seconds instead (since_start_profile_s)")
+                     f"profiled for {options(settings)['since_start_profile_s']:g} s instead "
+                     "([targets.profile] since_start_profile_s)")
     if not any(p["profile"] for p in processes):
         raise TargetError(errors[0] + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
                           if errors else "py-spy: no process was profiled")
