@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from advisor.fmt import impact_text
 from reports import charts
@@ -18,7 +18,64 @@ def _env() -> Environment:
     env.filters["pct"] = lambda v: f"{100 * float(v):.1f}%"
     env.filters["impact"] = impact_text
     env.filters["num"] = lambda v: f"{v:,.1f}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) else v)
+    env.filters["value"] = render_value
     return env
+
+
+#: Rows of a list of records shown before the rest is folded into <details>.
+_MAX_ROWS = 12
+
+
+def _scalar(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:,.3f}".rstrip("0").rstrip(".") if abs(v) < 1000 else f"{v:,.0f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def render_value(v: Any, depth: int = 0) -> Markup:
+    """Evidence and coverage values as HTML: a list of records is a table, a record a key/value table, a
+    short list a comma list; every text is escaped; keys ending in _svg become images (see _image_data_uri).
+    Long lists are folded into <details>. Never a Python repr."""
+    if isinstance(v, dict):
+        if depth >= 3:
+            return escape(", ".join(f"{k}: {_scalar(x)}" for k, x in v.items() if not isinstance(x, dict | list)))
+        rows = [Markup("<tr><th>{}</th><td>{}</td></tr>").format(k, _svg_or_value(k, x, depth))
+                for k, x in v.items()]
+        return Markup('<table class="kv">') + Markup("").join(rows) + Markup("</table>")
+    if isinstance(v, list):
+        if v and all(isinstance(x, dict) for x in v):
+            keys: list[str] = []
+            for x in v:
+                keys += [k for k in x if k not in keys and not k.endswith("_svg")]
+            head = Markup("").join(Markup("<th>{}</th>").format(k) for k in keys)
+            body = [Markup("<tr>") + Markup("").join(
+                Markup("<td>{}</td>").format(render_value(x.get(k), depth + 1)) for k in keys) + Markup("</tr>")
+                for x in v]
+            table = Markup("<table><tr>{}</tr>").format(head) + Markup("").join(body[:_MAX_ROWS])
+            if len(body) > _MAX_ROWS:
+                table += Markup("<tr><td colspan=\"{}\"><details><summary>{} more</summary><table>{}</table>"
+                                "</details></td></tr>").format(len(keys), len(body) - _MAX_ROWS,
+                                                                Markup("").join(body[_MAX_ROWS:]))
+            return table + Markup("</table>")
+        items = [render_value(x, depth + 1) for x in v]
+        if len(items) > _MAX_ROWS:
+            return Markup(", ").join(items[:_MAX_ROWS]) + Markup(" <details><summary>{} more</summary>{}</details>"
+                                                                  ).format(len(items) - _MAX_ROWS,
+                                                                           Markup(", ").join(items[_MAX_ROWS:]))
+        return Markup(", ").join(items) if items else Markup("–")
+    return escape(_scalar(v))
+
+
+def _svg_or_value(key: str, v: Any, depth: int) -> Markup:
+    if key.endswith("_svg") and isinstance(v, str):
+        return Markup('<img alt="{}" style="max-width:100%" src="{}">').format(key, _image_data_uri(v))
+    return render_value(v, depth + 1)
 
 
 def _as_list(value: Any) -> list[dict[str, Any]]:
