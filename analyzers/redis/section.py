@@ -97,7 +97,7 @@ def notes(section: dict[str, Any], facts: ServerFacts) -> list[str]:
     if facts.deltas.get("since_start") and facts.deltas.get("samples"):
         up = facts.deltas.get("window_s")
         out.append("Redis counters are totals since the server started"
-                   + (f" {up / 3600:.1f} h ago" if up else "") + " (one sample, no window); they include "
+                   + (f" {up / 3600:.1f} h ago" if up else "") + " (one sample, no window); they may include "
                    "earlier perfadvisor keyspace samples (TYPE and PTTL count as keyspace hits)")
     if facts.deltas.get("restarts"):
         out.append(f"Redis restarted (or CONFIG RESETSTAT) {facts.deltas['restarts']} time(s) in the window; "
