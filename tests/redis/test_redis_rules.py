@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
 import redis
 
 from advisor import pipeline
@@ -187,11 +186,3 @@ def test_bounded_sample_estimates_cover_the_truth(redis_server):
         assert not s.exact and s.keys_estimated_low <= s.keys_estimated <= s.keys_estimated_high
         assert abs(s.keys_estimated - t.keys_sampled) <= widen * s.keys_estimated_error, s.prefix
         assert abs(s.memory_bytes_estimated - t.memory_bytes_sampled) <= widen * s.memory_bytes_error, s.prefix
-
-
-@pytest.mark.parametrize("name, default", [(n, d) for n, d, _ in THRESHOLDS])
-def test_every_threshold_is_documented(name, default):
-    from pathlib import Path
-    docs = Path(__file__).resolve().parents[2] / "docs" / "rules"
-    pages = "".join(p.read_text() for p in sorted(docs.glob("CACHE00[4-9].md")))
-    assert f"`{name}`" in pages
