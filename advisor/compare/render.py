@@ -15,6 +15,8 @@ from advisor.load import histograms as hg
 
 #: GitHub refuses comments over 65,536 characters; keep a margin.
 MD_LIMIT = 60_000
+#: Rows of the summary and SLO tables in compare.md before the rest is left to compare.html.
+MD_MAX_TABLE_ROWS = 60
 METRIC_LABELS = {"p50_ms": "p50", "p95_ms": "p95", "p99_ms": "p99", "throughput_rps": "throughput",
                  "error_rate": "error rate"}
 VERDICT_WORDS = {"improved": "improved", "regressed": "regressed", "~": "~ no significant change",
@@ -129,27 +131,35 @@ def render_markdown(doc: dict[str, Any], headline: str) -> str:
     for n in doc["notes"]:
         lines.append(f"- note: {_md_cell(n)}")
     lines += ["", "| endpoint | p95 before | p95 after | change [95% CI] | verdict |", "|---|---|---|---|---|"]
-    for row in doc["endpoints"]:
+    # Regressions first, so a long table never hides one.
+    order = {"regressed": 0, "invalid": 1, "improved": 2, "inconclusive": 3, "~": 4}
+    ranked = sorted(doc["endpoints"], key=lambda r: (r["key"] != OVERALL, order.get(r["verdict"], 5)))
+    for row in ranked[:MD_MAX_TABLE_ROWS]:
         m = row["metrics"]["p95_ms"]
         name = "**All requests**" if row["key"] == OVERALL else _code(row["key"])
         lines.append(f"| {name} | {fmt_value('p95_ms', m['before'])} | {fmt_value('p95_ms', m['after'])} | "
                      f"{fmt_change(m)} | {VERDICT_WORDS.get(row['verdict'], row['verdict'])} |")
+    if len(ranked) > MD_MAX_TABLE_ROWS:
+        lines.append(f"\n_{len(ranked) - MD_MAX_TABLE_ROWS} more endpoint(s) in compare.html._")
     lines += ["", "<details><summary>SLOs and Apdex</summary>", "",
               "| endpoint | objective | before | after |", "|---|---|---|---|"]
-    for r in doc["slo"]:
-        mark = {True: "✅", False: "❌", None: "–"}
-        target = fmt_value(r["metric"] if r["metric"] != "error_rate" else "error_rate", r["target"])
+    mark = {True: "✅", False: "❌", None: "–"}
+    failing_first = sorted(doc["slo"], key=lambda r: (r["after_met"] is not False, r["before_met"] is not False))
+    for r in failing_first[:MD_MAX_TABLE_ROWS]:
+        target = fmt_value(r["metric"], r["target"])
         lines.append(f"| {_code(r['endpoint'])} | {r['metric']} < {target} | "
                      f"{fmt_value(r['metric'], r['before'])} {mark[r['before_met']]} | "
                      f"{fmt_value(r['metric'], r['after'])} {mark[r['after_met']]} |")
-    for a in doc["apdex"]:
+    for a in doc["apdex"][:MD_MAX_TABLE_ROWS]:
         b = "–" if a["before"] is None else f"{a['before']:.3f}"
         af = "–" if a["after"] is None else f"{a['after']:.3f}"
         lines.append(f"| {_code(a['endpoint'])} | Apdex (T = {a['t_ms']:g} ms) | {b} | {af} |")
+    if len(doc["slo"]) > MD_MAX_TABLE_ROWS or len(doc["apdex"]) > MD_MAX_TABLE_ROWS:
+        lines.append("\n_More objectives in compare.html._")
     lines += ["", "</details>", ""]
     head = "\n".join(lines)
     details = []
-    for row in doc["endpoints"]:
+    for row in ranked:
         block = [f"<details><summary>{_code(row['key'])}: {VERDICT_WORDS.get(row['verdict'], row['verdict'])}"
                  "</summary>", "",
                  f"Requests {row['requests_before']:,} → {row['requests_after']:,}"
@@ -169,4 +179,4 @@ def render_markdown(doc: dict[str, Any], headline: str) -> str:
                    "see compare.html or compare.json._\n"
             break
         out += block
-    return out
+    return out if len(out) < MD_LIMIT else out[:MD_LIMIT - 200] + "\n\n_(cut to stay under the comment limit)_\n"

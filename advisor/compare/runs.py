@@ -78,6 +78,11 @@ class Run:
                         out[k].append((e.get("ok"), int(e["n_ok"]), int(e["n_fail"])) if e else (None, 0, 0))
                     out[OVERALL].append(("*" if eps else None, sum(int(e["n_ok"]) for e in eps.values()),
                                          sum(int(e["n_fail"]) for e in eps.values())))
+            counted = sum(n_ok + n_fail for _enc, n_ok, n_fail in out[OVERALL])
+            expected = (self.doc["results"]["steady_state"].get("overall") or {}).get("requests")
+            if expected is not None and counted != expected:
+                raise InputFileError(f"{self.path / rd.WINDOWS_JSONL}: holds {counted:,} steady-state requests where "
+                                     f"run.json counts {expected:,}; the file was cut short or edited")
             self._seconds = out
         return self._seconds
 

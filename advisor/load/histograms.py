@@ -93,8 +93,27 @@ def percentiles_ms(hist: HdrHistogram, percentiles: Sequence[float]) -> dict[flo
     return {p: percentile_ms(hist, p) for p in percentiles}
 
 
+_MEDIAN_VALUES: dict[int, np.ndarray] = {}
+
+
+def _median_equivalent_values(hist: HdrHistogram) -> np.ndarray:
+    """The value each count stands for (the middle of its bucket, as HdrHistogram's mean uses), per index;
+    computed once per layout."""
+    n = hist.counts_len
+    if n not in _MEDIAN_VALUES:
+        lows = [hist.get_value_from_index(i) for i in range(n)]
+        _MEDIAN_VALUES[n] = np.array([low + (hist.get_highest_equivalent_value(low) - low + 1) // 2
+                                      for low in lows], dtype=float)
+    return _MEDIAN_VALUES[n]
+
+
 def mean_ms(hist: HdrHistogram) -> float | None:
-    return hist.get_mean_value() / 1000.0 if hist.get_total_count() else None
+    """Mean (ms) as HdrHistogram defines it (each value at the middle of its bucket), with numpy."""
+    total = hist.get_total_count()
+    if not total:
+        return None
+    counts = _counts(hist)
+    return float(np.dot(counts, _median_equivalent_values(hist)[:len(counts)])) / total / 1000.0
 
 
 def count_at_or_below_ms(hist: HdrHistogram, limit_ms: float) -> int:

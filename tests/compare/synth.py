@@ -28,7 +28,7 @@ class Endpoint:
 
 def make_run(path: Path, endpoints: dict[str, Endpoint], duration_s: int = 40, seed: int = 0,
              host: str = "http://127.0.0.1:31999", workload_sha: str = "a" * 64, users: int = 20,
-             workers: int = 2, cpu_percent: float = 20.0, lag_ms: float = 1.0, spawn_s: float = 1.0,
+             workers: int = 2, cpu_percent: float = 20.0, lag_ms: float = 0.05, spawn_s: float = 1.0,
              warmup_s: float = 2.0, status: str = "complete") -> Path:
     """Writes a finished run directory at `path` and returns it."""
     rng = np.random.default_rng(seed)
