@@ -75,7 +75,7 @@ def test_holm_matches_the_step_down_definition():
     # Holm 1979: sorted p × (m − rank), made monotone, capped at 1.
     assert st.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert st.holm([None, 0.5, None]) == [None, 0.5, None]
-    assert st.holm([0.9, 0.8]) == [0.9, 0.9]
+    assert st.holm([0.9, 0.8]) == [1.0, 1.0]  # 0.8 × 2 is capped at 1; monotone after it
 
 
 def test_power_helpers():
