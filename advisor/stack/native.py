@@ -22,286 +22,24 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from advisor.errors import PerfadvisorError
-
-Echo = Callable[[str], None]
-
-SOURCE_DIR = Path(__file__).resolve().parents[1] / "compose"
-DEFAULT_RUN_DIR = ".perfadvisor/stack"
-SERVICES = ("postgres", "redis", "backend", "worker", "nginx")
-STOP_TIMEOUT_S = 20.0
-BACKEND_READY_TIMEOUT_S = 120.0
-
-
-class StackError(PerfadvisorError):
-    """The sample stack cannot be built, started or stopped (missing tool, busy port, failed service)."""
-
-
-@dataclass(frozen=True)
-class Ports:
-    """Loopback ports of the native stack: non-standard, so they do not collide with real services, and below
-    the kernel's ephemeral range (32768-60999 on Linux), so no client connection can hold one by chance."""
-
-    postgres: int = 25432
-    redis: int = 26379
-    backend: int = 18080
-    management: int = 18081
-    nginx: int = 18088
-
-    def shifted(self, offset: int) -> Ports:
-        return Ports(**{k: v + offset for k, v in asdict(self).items()})
-
-
-@dataclass(frozen=True)
-class StackConfig:
-    """What `up` starts and where.
-
-    scale: seed scale factor (1.0 = 500k orders, 1.5M order items; about 20 s to seed here).
-    build: build the jar / the front end when missing. install: apt-get missing system packages (root only).
-    backend_env: extra environment for the back end (e.g. SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE=10).
-    """
-
-    run_dir: Path = Path(DEFAULT_RUN_DIR)
-    scale: float = 1.0
-    ports: Ports = field(default_factory=Ports)
-    source_dir: Path = SOURCE_DIR
-    build: bool = True
-    install: bool = True
-    backend_env: dict[str, str] = field(default_factory=dict)
-    backend_heap_mb: int = 768
-
-    @property
-    def jar(self) -> Path:
-        return self.source_dir / "backend" / "target" / "shop-backend.jar"
-
-    @property
-    def dist(self) -> Path:
-        return self.source_dir / "frontend" / "dist"
-
-    def backend_stale(self) -> bool:
-        """The jar is missing or older than a source file or the pom."""
-        b = self.source_dir / "backend"
-        return _older_than_sources(self.jar, [b / "pom.xml", b / "src" / "main"])
-
-    def frontend_stale(self) -> bool:
-        """The build is missing or older than a source, index.html, package-lock.json or vite.config.js."""
-        f = self.source_dir / "frontend"
-        return _older_than_sources(self.dist / "index.html", [f / "src", f / "public", f / "index.html",
-                                                               f / "package-lock.json", f / "vite.config.js"])
-
-
-def _older_than_sources(target: Path, sources: list[Path]) -> bool:
-    if not target.exists():
-        return True
-    built = target.stat().st_mtime
-    for src in sources:
-        files = [src] if src.is_file() else (p for p in src.rglob("*") if p.is_file())
-        if any(f.stat().st_mtime > built for f in files):
-            return True
-    return False
-
-
-@dataclass(frozen=True)
-class Urls:
-    frontend: str
-    api: str
-    actuator: str
-    prometheus: str
-    postgres_dsn: str
-    redis: str
-
-
-def urls(ports: Ports) -> Urls:
-    return Urls(frontend=f"http://127.0.0.1:{ports.nginx}/",
-                api=f"http://127.0.0.1:{ports.backend}/api",
-                actuator=f"http://127.0.0.1:{ports.management}/actuator",
-                prometheus=f"http://127.0.0.1:{ports.management}/actuator/prometheus",
-                postgres_dsn=f"postgresql://postgres@127.0.0.1:{ports.postgres}/shop",
-                redis=f"redis://127.0.0.1:{ports.redis}/0")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Processes
-
-
-def _proc_start_ticks(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (/proc/PID/stat field 22), or None if gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may contain spaces and parentheses: split after its closing parenthesis.
-    fields = stat[stat.rindex(")") + 2:].split()
-    if fields[0] == "Z":
-        return None
-    return int(fields[19])
-
-
-@dataclass(frozen=True)
-class Proc:
-    """A process `up` started: its pid and start time, so `down` never signals a reused pid."""
-
-    name: str
-    pid: int
-    start_ticks: int
-
-    def alive(self) -> bool:
-        return _proc_start_ticks(self.pid) == self.start_ticks
-
-    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = STOP_TIMEOUT_S) -> bool:
-        """Signals the process group the process leads, waits, then SIGKILLs it. True if it had been running."""
-        if not self.alive():
-            return False
-        try:
-            os.killpg(self.pid, sig)
-        except ProcessLookupError:
-            return False
-        deadline = time.monotonic() + timeout_s
-        while self.alive() and time.monotonic() < deadline:
-            _reap(self.pid)
-            time.sleep(0.1)
-        if self.alive():
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            while self.alive() and time.monotonic() < deadline + 5:
-                _reap(self.pid)
-                time.sleep(0.1)
-        _reap(self.pid)
-        return True
-
-
-def _reap(pid: int) -> None:
-    """Collects an exited child of ours (tests run `up` in-process), so it does not linger as a zombie."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-
-
-def _spawn(name: str, argv: list[str], log: Path, env: dict[str, str], cwd: Path | None = None) -> Proc:
-    """Starts argv in its own session (so its whole process group can be stopped), output to log."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
-                             cwd=cwd, start_new_session=True)
-    ticks = None
-    for _ in range(50):
-        ticks = _proc_start_ticks(p.pid)
-        if ticks is not None:
-            break
-        time.sleep(0.01)
-    if ticks is None:
-        raise StackError(f"{name} exited at once; see {log}")
-    return Proc(name, p.pid, ticks)
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _wait_port(port: int, proc: Proc | None, log: Path, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc is not None and not proc.alive():
-            raise StackError(f"{what} exited during start-up; last lines of {log}:\n{_tail(log)}")
-        with socket.socket() as s:
-            s.settimeout(0.5)
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise StackError(f"{what} did not listen on 127.0.0.1:{port} within {timeout_s:.0f} s; see {log}")
-
-
-def _http_get(url: str, timeout_s: float = 3.0) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as r:  # noqa: S310 (loopback URLs we built)
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Prerequisites
-
-
-@dataclass(frozen=True)
-class Requirement:
-    what: str
-    present: Callable[[], bool]
-    apt: tuple[str, ...]
-    hint: str = ""
-
-
-def _pg_ext(name: str) -> bool:
-    return any(Path(p).exists() for p in
-               (f"/usr/share/postgresql/15/extension/{name}.control",))
-
-
-def requirements(cfg: StackConfig) -> list[Requirement]:
-    """What `up` needs on this machine; the build tools only when something must be built."""
-    reqs = [
-        Requirement("PostgreSQL 15 server", lambda: Path("/usr/lib/postgresql/15/bin/initdb").exists(),
-                    ("postgresql-15",)),
-        Requirement("HypoPG for PostgreSQL 15", lambda: _pg_ext("hypopg"), ("postgresql-15-hypopg",)),
-        Requirement("psql", lambda: shutil.which("psql") is not None, ("postgresql-client-15",)),
-        Requirement("redis-server 7", lambda: shutil.which("redis-server") is not None, ("redis-server",)),
-        Requirement("nginx", lambda: shutil.which("nginx") is not None, ("nginx",)),
-        Requirement("Java 17+", lambda: shutil.which("java") is not None, ("openjdk-17-jre-headless",)),
-    ]
-    if cfg.build and cfg.backend_stale():
-        reqs.append(Requirement("Maven 3.8+ and a JDK 17", lambda: shutil.which("mvn") is not None
-                                and shutil.which("javac") is not None, ("maven", "openjdk-17-jdk-headless")))
-    if cfg.build and cfg.frontend_stale():
-        reqs.append(Requirement("Node.js 20 and npm", lambda: shutil.which("npm") is not None, (),
-                                "install Node.js 20.19+ with npm (Vite 8 needs it): https://nodejs.org"))
-    return reqs
-
-
-def ensure_requirements(cfg: StackConfig, echo: Echo) -> None:
-    missing = [r for r in requirements(cfg) if not r.present()]
-    if not missing:
-        return
-    apt = sorted({p for r in missing for p in r.apt})
-    can_install = cfg.install and os.geteuid() == 0 and shutil.which("apt-get") is not None and apt
-    if can_install:
-        echo(f"installing missing system packages: {' '.join(apt)}")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        res = subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *apt], env=env,
-                             capture_output=True, text=True)
-        if res.returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True)
-            subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *apt], env=env,
-                           capture_output=True)
-        missing = [r for r in missing if not r.present()]
-    if missing:
-        lines = [f"{r.what}: " + (f"apt-get install {' '.join(r.apt)}" if r.apt else r.hint) for r in missing]
-        raise StackError("missing on this machine (the stack cannot start without it):\n  " + "\n  ".join(lines))
-
+from advisor.stack.config import (
+    BACKEND_READY_TIMEOUT_S,
+    SERVICES,
+    Echo,
+    Ports,
+    StackConfig,
+    StackError,
+    Urls,
+    urls,
+)
+from advisor.stack.prereq import ensure, requirements
+from advisor.stack.procs import Proc, _answers, _http_get, _port_free, _spawn, _tail, _wait_port
 
 # ---------------------------------------------------------------------------------------------------------
 # Builds
@@ -444,7 +182,7 @@ class Stack:
 
         step = _Steps(echo, 7)
         step("checking prerequisites")
-        ensure_requirements(cfg, echo)
+        ensure(requirements(cfg), cfg, echo)
         busy = [f"{name} {port}" for name, port in asdict(cfg.ports).items() if not _port_free(port)]
         if busy:
             raise StackError(f"ports in use on 127.0.0.1: {', '.join(busy)} (another stack? `perfadvisor demo "
@@ -716,13 +454,6 @@ def _check_service_users_can_enter(run_dir: Path) -> None:
                              "/root): choose --run-dir under a directory it can reach, e.g. /tmp/perfadvisor-stack")
 
 
-def _answers(url: str) -> bool:
-    try:
-        return _http_get(url, 2)[0] == 200
-    except OSError:
-        return False
-
-
 class _Steps:
     """Prints numbered progress lines with the time each step took."""
 
@@ -732,78 +463,3 @@ class _Steps:
     def __call__(self, what: str) -> None:
         self.n += 1
         self.echo(f"[{self.n}/{self.total} · {time.monotonic() - self.t:.0f} s] {what}")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# CLI
-
-
-def register_demo_commands(demo) -> None:
-    """Adds `up`, `down` and `status` to the `perfadvisor demo` click group."""
-    import click
-
-    run_dir_opt = click.option("--run-dir", default=lambda: os.environ.get("PERFADVISOR_STACK_DIR", DEFAULT_RUN_DIR),
-                               show_default=DEFAULT_RUN_DIR, type=click.Path(file_okay=False),
-                               help="Where logs, pids, secrets and data live [env PERFADVISOR_STACK_DIR].")
-
-    def _fail(e: PerfadvisorError) -> None:
-        click.echo(f"perfadvisor: error: {e}", err=True)
-        sys.exit(e.exit_code)
-
-    @demo.command("up")
-    @run_dir_opt
-    @click.option("--scale", default=1.0, show_default=True, type=click.FloatRange(min=0.001),
-                  help="Seed scale factor: 1.0 is 500k orders and 1.5M order items.")
-    @click.option("--port-offset", default=0, show_default=True, type=click.IntRange(0, 1000),
-                  help="Added to every port (postgres 25432, redis 26379, backend 18080, actuator 18081, "
-                       "nginx 18088).")
-    @click.option("--source", default=str(SOURCE_DIR), show_default=True, type=click.Path(file_okay=False),
-                  help="The compose/ directory of a perfadvisor checkout.")
-    @click.option("--build/--no-build", default=True, show_default=True,
-                  help="Build the jar and the front end when they are missing.")
-    @click.option("--install/--no-install", default=True, show_default=True,
-                  help="apt-get install missing system packages (as root).")
-    def demo_up(run_dir, scale, port_offset, source, build, install) -> None:
-        """Start the sample shop natively: PostgreSQL, Redis, back end, worker and nginx on loopback."""
-        cfg = StackConfig(run_dir=Path(run_dir), scale=scale, ports=Ports().shifted(port_offset),
-                          source_dir=Path(source), build=build, install=install)
-        try:
-            u = Stack(cfg).up(echo=click.echo)
-        except PerfadvisorError as e:
-            _fail(e)
-            return
-        click.echo(f"  front end   {u.frontend}\n  API         {u.api}\n  prometheus  {u.prometheus}\n"
-                   f"  postgres    {u.postgres_dsn}\n  redis       {u.redis} (password in "
-                   f"{Path(run_dir) / 'secrets' / 'redis-password'})\n"
-                   "stop it with: perfadvisor demo down"
-                   + ("" if run_dir == DEFAULT_RUN_DIR else f" --run-dir {run_dir}"))
-
-    @demo.command("down")
-    @run_dir_opt
-    @click.option("--purge", is_flag=True, help="Also delete the run directory (database, logs, secrets).")
-    def demo_down(run_dir, purge) -> None:
-        """Stop exactly what `demo up` started."""
-        try:
-            Stack(StackConfig(run_dir=Path(run_dir))).down(echo=click.echo, purge=purge)
-        except PerfadvisorError as e:
-            _fail(e)
-
-    @demo.command("status")
-    @run_dir_opt
-    @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-    def demo_status(run_dir, as_json) -> None:
-        """Show which services of the sample stack run, their ports and URLs. Exit 1 when none runs."""
-        try:
-            st = Stack(StackConfig(run_dir=Path(run_dir))).status()
-        except PerfadvisorError as e:
-            _fail(e)
-            return
-        if as_json:
-            click.echo(json.dumps(st, indent=2))
-        elif not st["services"]:
-            click.echo(f"no stack in {st['run_dir']}")
-        else:
-            for name, s in st["services"].items():
-                extra = " ".join(f"{k}={v}" for k, v in s.items() if k not in ("running",) and v is not None)
-                click.echo(f"{name:<9} {'running' if s['running'] else 'stopped':<8} {extra}")
-        sys.exit(0 if st["running"] else 1)

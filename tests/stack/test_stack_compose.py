@@ -1,6 +1,7 @@
-"""compose/ checked statically (no Docker engine here): `docker compose config` when the tool works, the
-Compose specification (compose-spec, the Rust compose_spec parser) for each environment, the invariants
-the stack relies on, and hadolint for every Dockerfile. Needs no running service."""
+"""compose/ checked statically: `docker compose config` when the tool works, the Compose specification
+(compose-spec, the Rust compose_spec parser) for each environment, the invariants the stack relies on, and
+hadolint, a non-root user and a health check for every Dockerfile. Needs no engine and no running service;
+tests/compose/ builds and runs the images for real."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ import yaml
 
 COMPOSE = Path(__file__).resolve().parents[2] / "compose"
 ENVS = ("dev", "staging")
-DOCKERFILES = ("postgres/Dockerfile", "backend/Dockerfile", "worker/Dockerfile", "frontend/Dockerfile")
+#: The stack's images (each has a build in docker-compose.yml) and the Debian stand-ins of compose/bases/.
+DOCKERFILES = ("postgres/Dockerfile", "redis/Dockerfile", "backend/Dockerfile", "worker/Dockerfile",
+               "frontend/Dockerfile", "locust/Dockerfile")
+BASE_DOCKERFILES = tuple(sorted(str(p.relative_to(COMPOSE)) for p in (COMPOSE / "bases").glob("*/Dockerfile")))
 _VAR = re.compile(r"\$\$|\$\{(\w+)(?:(:?[-?])([^}]*))?\}|\$(\w+)")
 
 
@@ -65,9 +69,11 @@ def test_compose_file_follows_the_compose_specification(env_name):
 
 @pytest.mark.skipif(not docker_compose_works(), reason="`docker compose` is not installed (client plugin)")
 @pytest.mark.parametrize("env_name", ENVS)
-def test_docker_compose_config_accepts_it(env_name):
-    res = subprocess.run(["docker", "compose", "--env-file", f"env/{env_name}.env", "config", "-q"], cwd=COMPOSE,
-                         capture_output=True, text=True)
+@pytest.mark.parametrize("files", [(), ("-f", "docker-compose.yml", "-f", "bases/docker-compose.bases.yml")],
+                         ids=["official-bases", "debian-bases"])
+def test_docker_compose_config_accepts_it(env_name, files):
+    res = subprocess.run(["docker", "compose", *files, "--env-file", f"env/{env_name}.env", "config", "-q"],
+                         cwd=COMPOSE, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
 
 
@@ -77,8 +83,7 @@ def test_services_health_checks_and_start_order():
     assert set(services) == {"postgres", "redis", "backend", "worker", "frontend", "locust"}
     assert services["locust"]["profiles"] == ["load"]
     for name, svc in services.items():
-        if name != "locust":
-            assert "healthcheck" in svc, name
+        assert "healthcheck" in svc, name
         for dep, cond in svc.get("depends_on", {}).items():
             assert dep in services and cond["condition"] == "service_healthy", (name, dep)
             assert "healthcheck" in services[dep], dep
@@ -129,7 +134,7 @@ def test_build_contexts_files_and_mounts_exist():
         assert (COMPOSE / "postgres" / f).is_file()
 
 
-@pytest.mark.parametrize("dockerfile", DOCKERFILES)
+@pytest.mark.parametrize("dockerfile", DOCKERFILES + BASE_DOCKERFILES)
 def test_dockerfile_passes_hadolint(dockerfile):
     hadolint = shutil.which("hadolint")
     if hadolint is None:
@@ -139,12 +144,39 @@ def test_dockerfile_passes_hadolint(dockerfile):
     assert res.returncode == 0, res.stdout + res.stderr
 
 
-@pytest.mark.parametrize("dockerfile", ["backend/Dockerfile", "worker/Dockerfile"])
-def test_runtime_images_run_as_a_non_root_user(dockerfile):
+@pytest.mark.parametrize("dockerfile", DOCKERFILES)
+def test_runtime_images_run_as_a_numeric_non_root_user_with_a_health_check(dockerfile):
     text = (COMPOSE / dockerfile).read_text()
     final_stage = text.rsplit("\nFROM ", 1)[-1]
     users = re.findall(r"^USER\s+(\S+)", final_stage, re.M)
-    assert users and users[-1].split(":")[0] not in ("root", "0")
+    # Numeric, so that an orchestrator can check it is not root without the image's /etc/passwd.
+    assert users and re.fullmatch(r"[1-9]\d*(:\d+)?", users[-1]), users
+    assert re.search(r"^HEALTHCHECK\s", final_stage, re.M)
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES)
+def test_every_base_is_a_build_argument_defaulting_to_the_official_image(dockerfile):
+    text = (COMPOSE / dockerfile).read_text()
+    args = dict(re.findall(r"^ARG\s+(\w+_IMAGE)=(\S+)", text, re.M))
+    froms = re.findall(r"^FROM\s+(\S+)", text, re.M)
+    assert args and all(f.startswith("${") and f[2:-1] in args for f in froms), froms
+    assert not any(v.startswith("perfadvisor-bases/") for v in args.values()), args
+    # compose/bases/docker-compose.bases.yml passes a Debian stand-in for each of them.
+    bases = yaml.safe_load((COMPOSE / "bases" / "docker-compose.bases.yml").read_text())["services"]
+    service = next(n for n, svc in rendered("dev")["services"].items()
+                   if (COMPOSE / svc["build"]["context"] / svc["build"].get("dockerfile", "Dockerfile")).resolve()
+                   == (COMPOSE / dockerfile).resolve())
+    assert set(bases[service]["build"]["args"]) == set(args)
+    assert bases[service]["build"]["network"] == "host"
+    build_sh = (COMPOSE / "bases" / "build.sh").read_text()
+    for image in bases[service]["build"]["args"].values():
+        name = image.removeprefix("perfadvisor-bases/")
+        assert f'"{name} ' in build_sh, f"{image} is not built by bases/build.sh"
+
+
+def test_every_service_is_built_from_a_dockerfile_here():
+    for name, svc in rendered("dev")["services"].items():
+        assert "build" in svc and svc["image"].startswith("perfadvisor-shop/"), name
 
 
 def test_interpolation_matches_compose_rules():

@@ -1,0 +1,142 @@
+"""`perfadvisor demo up|down|status`: the sample stack natively (the default) or in containers
+(`--engine docker`, advisor.stack.docker)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from advisor.errors import PerfadvisorError
+from advisor.stack.config import DEFAULT_RUN_DIR, SOURCE_DIR, Ports, StackConfig
+
+ENGINES = ("native", "docker")
+DEFAULT_SCALE = 1.0
+
+
+def register_demo_commands(demo) -> None:
+    """Adds `up`, `down` and `status` to the `perfadvisor demo` click group."""
+    import click
+
+    run_dir_opt = click.option("--run-dir", default=lambda: os.environ.get("PERFADVISOR_STACK_DIR", DEFAULT_RUN_DIR),
+                               show_default=DEFAULT_RUN_DIR, type=click.Path(file_okay=False),
+                               help="Where logs, pids, secrets and data live [env PERFADVISOR_STACK_DIR] "
+                                    "(native engine).")
+    engine_opt = click.option("--engine", type=click.Choice(ENGINES), default="native", show_default=True,
+                              help="native: local packages, one process per service; docker: the Compose "
+                                   "file compose/docker-compose.yml on a Docker engine.")
+    source_opt = click.option("--source", default=str(SOURCE_DIR), show_default=True,
+                              type=click.Path(file_okay=False), help="The compose/ directory of a perfadvisor checkout.")
+    env_file_opt = click.option("--env-file", "env_file", default="env/dev.env", show_default=True,
+                                help="Compose env file, relative to --source (docker engine): env/staging.env "
+                                     "for the staging settings.")
+    port_offset_opt = click.option("--port-offset", default=0, show_default=True, type=click.IntRange(0, 1000),
+                                   help="Added to every port (postgres 25432, redis 26379, backend 18080, "
+                                        "actuator 18081, nginx 18088).")
+
+    def _fail(e: PerfadvisorError) -> None:
+        click.echo(f"perfadvisor: error: {e}", err=True)
+        sys.exit(e.exit_code)
+
+    def _compose_stack(engine_args: dict):
+        from advisor.stack.docker import ComposeConfig, ComposeStack
+
+        return ComposeStack(ComposeConfig(**engine_args))
+
+    @demo.command("up")
+    @engine_opt
+    @run_dir_opt
+    @click.option("--scale", default=None, type=click.FloatRange(min=0.001),
+                  help="Seed scale factor: 1.0 is 500k orders and 1.5M order items [default: 1.0; docker: the "
+                       "env file's SEED_SCALE].")
+    @port_offset_opt
+    @source_opt
+    @env_file_opt
+    @click.option("--build/--no-build", default=True, show_default=True,
+                  help="Build the jar and the front end (docker: the images) when they are missing.")
+    @click.option("--bases", type=click.Choice(("auto", "official", "debian")), default="auto", show_default=True,
+                  help="docker: build FROM the official images, or FROM Debian stand-ins made by "
+                       "compose/bases/build.sh where no registry can be reached (auto: debian when they exist).")
+    @click.option("--install/--no-install", default=True, show_default=True,
+                  help="apt-get install missing system packages (as root; native engine).")
+    def demo_up(engine, run_dir, scale, port_offset, source, env_file, build, bases, install) -> None:
+        """Start the sample shop on loopback: PostgreSQL, Redis, back end, worker and nginx."""
+        from advisor.stack.native import Stack
+
+        ports = Ports().shifted(port_offset)
+        try:
+            if engine == "docker":
+                st = _compose_stack({"source_dir": Path(source), "env_file": env_file, "ports": ports,
+                                     "scale": scale, "build": None if build else False, "bases": bases}).up(
+                    echo=click.echo)
+                for area, shown in st["urls"].items():
+                    click.echo(f"  {area:<10}  {shown}")
+                click.echo(f"passwords: the files under {Path(source) / 'secrets'} that {env_file} names\n"
+                           f"analyse it with: perfadvisor analyze --compose {Path(source) / 'docker-compose.yml'}\n"
+                           "stop it with: perfadvisor demo down --engine docker")
+                return
+            cfg = StackConfig(run_dir=Path(run_dir), scale=DEFAULT_SCALE if scale is None else scale, ports=ports,
+                              source_dir=Path(source), build=build, install=install)
+            u = Stack(cfg).up(echo=click.echo)
+        except PerfadvisorError as e:
+            _fail(e)
+            return
+        click.echo(f"  front end   {u.frontend}\n  API         {u.api}\n  prometheus  {u.prometheus}\n"
+                   f"  postgres    {u.postgres_dsn}\n  redis       {u.redis} (password in "
+                   f"{Path(run_dir) / 'secrets' / 'redis-password'})\n"
+                   "stop it with: perfadvisor demo down"
+                   + ("" if run_dir == DEFAULT_RUN_DIR else f" --run-dir {run_dir}"))
+
+    @demo.command("down")
+    @engine_opt
+    @run_dir_opt
+    @source_opt
+    @env_file_opt
+    @click.option("--purge", is_flag=True, help="Also delete the database, logs and secrets (native: the run "
+                                                "directory; docker: the project's volumes).")
+    def demo_down(engine, run_dir, source, env_file, purge) -> None:
+        """Stop exactly what `demo up` started."""
+        from advisor.stack.native import Stack
+
+        try:
+            if engine == "docker":
+                _compose_stack({"source_dir": Path(source), "env_file": env_file}).down(echo=click.echo, purge=purge)
+            else:
+                Stack(StackConfig(run_dir=Path(run_dir))).down(echo=click.echo, purge=purge)
+        except PerfadvisorError as e:
+            _fail(e)
+
+    @demo.command("status")
+    @engine_opt
+    @run_dir_opt
+    @source_opt
+    @env_file_opt
+    @port_offset_opt
+    @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+    def demo_status(engine, run_dir, source, env_file, port_offset, as_json) -> None:
+        """Show which services of the sample stack run, their ports and URLs. Exit 1 when none runs."""
+        from advisor.stack.native import Stack
+
+        try:
+            if engine == "docker":
+                st = _compose_stack({"source_dir": Path(source), "env_file": env_file,
+                                     "ports": Ports().shifted(port_offset)}).status()
+            else:
+                st = Stack(StackConfig(run_dir=Path(run_dir))).status()
+        except PerfadvisorError as e:
+            _fail(e)
+            return
+        if as_json:
+            click.echo(json.dumps(st, indent=2))
+        elif not any(s.get("running") for s in st["services"].values()) and engine == "docker":
+            click.echo(f"no containers of the Compose project {st['project']} are running")
+        elif not st["services"]:
+            click.echo(f"no stack in {st['run_dir']}")
+        else:
+            for name, s in st["services"].items():
+                extra = " ".join(f"{k}={v}" for k, v in s.items() if k not in ("running",) and v is not None)
+                click.echo(f"{name:<9} {'running' if s['running'] else 'stopped':<8} {extra}")
+            for area, shown in st.get("urls", {}).items() if engine == "docker" else ():
+                click.echo(f"  {area:<10}  {shown}")
+        sys.exit(0 if st["running"] else 1)
