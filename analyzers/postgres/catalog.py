@@ -27,9 +27,15 @@ TABLES_SQL = M + """
 SELECT n.nspname AS schema, c.relname AS table, c.relkind::text AS relkind, c.reltuples::float8 AS reltuples,
        pg_relation_size(c.oid) AS table_bytes, pg_total_relation_size(c.oid) AS total_bytes,
        s.seq_scan, s.seq_tup_read, s.idx_scan, s.n_live_tup, s.n_dead_tup, s.n_tup_upd, s.n_tup_del,
-       s.last_analyze::text AS last_analyze, s.last_autoanalyze::text AS last_autoanalyze
+       s.last_analyze::text AS last_analyze, s.last_autoanalyze::text AS last_autoanalyze,
+       s.n_tup_ins, s.n_tup_hot_upd, s.n_mod_since_analyze, s.n_ins_since_vacuum,
+       s.last_vacuum::text AS last_vacuum, s.last_autovacuum::text AS last_autovacuum,
+       s.vacuum_count, s.autovacuum_count, s.analyze_count, s.autoanalyze_count,
+       io.heap_blks_read, io.heap_blks_hit, io.idx_blks_read, io.idx_blks_hit,
+       c.reloptions::text[] AS reloptions
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+LEFT JOIN pg_statio_user_tables io ON io.relid = c.oid
 WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp%%'
 ORDER BY 1, 2
@@ -96,15 +102,69 @@ SELECT current_setting('server_version') AS server_version,
        (SELECT stats_reset::text FROM pg_stat_database WHERE datname = current_database()) AS database_stats_reset,
        pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS can_read_all_stats,
        current_setting('search_path') AS search_path,
-       ARRAY(SELECT s FROM unnest(current_schemas(false)) s) AS schemas
+       ARRAY(SELECT s FROM unnest(current_schemas(false)) s) AS schemas,
+       CASE WHEN pg_has_role(current_user, 'pg_read_all_settings', 'USAGE')
+            THEN current_setting('data_directory') END AS data_directory
 """
 
+#: Settings the rules read (PG008 spills, PG011 cache, PG012/PG013 autovacuum, PG014 settings). `source` is
+#: pg_settings.source ("default" when nobody set it), `boot_val` the compiled-in default.
 SETTINGS_SQL = M + """
-SELECT name, setting, unit FROM pg_settings
+SELECT name, setting, unit, source, boot_val, vartype FROM pg_settings
 WHERE name IN ('random_page_cost', 'seq_page_cost', 'effective_cache_size', 'work_mem', 'shared_buffers',
                'default_statistics_target', 'pg_stat_statements.max', 'pg_stat_statements.track',
-               'track_activity_query_size', 'max_connections')
+               'track_activity_query_size', 'max_connections',
+               'hash_mem_multiplier', 'maintenance_work_mem', 'temp_file_limit', 'block_size',
+               'effective_io_concurrency', 'max_parallel_workers_per_gather', 'track_io_timing',
+               'jit', 'jit_above_cost', 'jit_inline_above_cost', 'jit_optimize_above_cost',
+               'autovacuum', 'autovacuum_naptime', 'autovacuum_vacuum_threshold',
+               'autovacuum_vacuum_scale_factor', 'autovacuum_analyze_threshold',
+               'autovacuum_analyze_scale_factor', 'autovacuum_vacuum_insert_threshold',
+               'autovacuum_vacuum_insert_scale_factor', 'track_counts')
 ORDER BY name
+"""
+
+#: pg_stat_statements columns beyond STATEMENTS_SQL's: I/O and temp-file timing (track_io_timing), and JIT
+#: time (PostgreSQL 15+; F.32 pg_stat_statements). Read by PG008 (spill time) and PG014 (jit).
+_STATEMENT_TIMING_COLUMNS = """, s.blk_read_time AS blk_read_time_ms, s.blk_write_time AS blk_write_time_ms"""
+_STATEMENT_PG15_COLUMNS = """, s.temp_blk_read_time AS temp_blk_read_time_ms,
+       s.temp_blk_write_time AS temp_blk_write_time_ms, s.jit_functions,
+       s.jit_generation_time + s.jit_inlining_time + s.jit_optimization_time + s.jit_emission_time AS jit_time_ms"""
+
+
+def statements_sql(server_version_num: int) -> str:
+    """STATEMENTS_SQL with the timing columns this server's pg_stat_statements has (PostgreSQL 15 added
+    temp_blk_*_time and jit_*)."""
+    extra = _STATEMENT_TIMING_COLUMNS + (_STATEMENT_PG15_COLUMNS if server_version_num >= 150000 else "")
+    return STATEMENTS_SQL.replace("r.rolname AS role\n", "r.rolname AS role" + extra + "\n", 1)
+
+
+#: The database's own counters (pg_stat_database): buffer hits/reads, read time (track_io_timing), temp files.
+DATABASE_SQL = M + """
+SELECT d.blks_read, d.blks_hit, d.blk_read_time AS blk_read_time_ms, d.blk_write_time AS blk_write_time_ms,
+       d.temp_files, d.temp_bytes, d.xact_commit, d.xact_rollback, d.deadlocks,
+       d.stats_reset::text AS stats_reset, pg_database_size(current_database()) AS database_bytes,
+       pg_jit_available() AS jit_available
+FROM pg_stat_database d WHERE d.datname = current_database()
+"""
+
+#: The oldest open transaction of another session (it holds back vacuum's cleanup). Rows of other roles need
+#: pg_read_all_stats; without it only this role's sessions are seen.
+OLDEST_XACT_SQL = M + """
+SELECT extract(epoch FROM now() - min(xact_start))::float8 AS oldest_xact_age_s,
+       count(*) FILTER (WHERE state LIKE 'idle in transaction%%')::int AS idle_in_transaction
+FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+"""
+
+#: Extended statistics (CREATE STATISTICS) that exist, so PG009 does not advise one twice.
+EXTENDED_STATS_SQL = M + """
+SELECT n.nspname AS schema, c.relname AS table, e.stxname AS name,
+       ARRAY(SELECT a.attname FROM unnest(e.stxkeys) k JOIN pg_attribute a
+             ON a.attrelid = e.stxrelid AND a.attnum = k ORDER BY a.attname) AS columns,
+       e.stxkind::text[] AS kinds
+FROM pg_statistic_ext e JOIN pg_class c ON c.oid = e.stxrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+ORDER BY 1, 2, 3
 """
 
 

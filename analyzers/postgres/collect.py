@@ -17,7 +17,8 @@ from advisor.config import Settings, redact_dsn
 from advisor.errors import TargetError
 from advisor.model import IndexSpec
 from analyzers.postgres import candidates as cand_mod
-from analyzers.postgres import catalog, plans
+from analyzers.postgres import catalog, host, planfacts, plans
+from analyzers.postgres import explain_analyze as ea_mod
 from analyzers.postgres import select as select_mod
 from analyzers.postgres.statements import OWN_MARKER, is_own, kind, quote_ident, split_direction
 from analyzers.postgres.whatif import HypoSession, hypopg_version
@@ -127,7 +128,7 @@ def _collect(conn: psycopg.Connection, settings: Settings, shown: str) -> dict[s
     check_pg_stat_statements(conn, server, shown)
     try:
         info = catalog.one(conn, OWN_MARKER + " SELECT stats_reset::text AS stats_reset FROM pg_stat_statements_info")
-        all_rows = catalog.rows(conn, catalog.STATEMENTS_SQL)
+        all_rows = catalog.rows(conn, catalog.statements_sql(server.get("server_version_num") or 0))
     except psycopg.Error as e:
         msg = _first_line(e)
         if "shared_preload_libraries" in msg:
@@ -144,6 +145,10 @@ def _collect(conn: psycopg.Connection, settings: Settings, shown: str) -> dict[s
     share = settings.threshold("postgres", "workload_share", WORKLOAD_SHARE)
     cap = settings.threshold("postgres", "max_statements", MAX_STATEMENTS)
     stmts, total_ms = pick_statements(workload, share, cap)
+    # Every other statement keeps its counters: N+1 children and spilling statements are often cheap per
+    # call and below the cut (PG007, PG008).
+    picked_ids = {s["queryid"] for s in stmts}
+    others = [r for r in workload if r["queryid"] not in picked_ids]
 
     tables = catalog.rows(conn, catalog.TABLES_SQL)
     columns = catalog.rows(conn, catalog.COLUMNS_SQL)
@@ -220,8 +225,33 @@ def _collect(conn: psycopg.Connection, settings: Settings, shown: str) -> dict[s
         "notes": notes,
     }
     section["whatif"] = _whatif(conn, settings, stmts, cands, prepared)
+    t_extra = time.perf_counter()
+    section.update(_beyond_indexes(conn, server, others))
+    section["workload"]["total_calls"] = sum(int(r["calls"] or 0) for r in workload)
+    target = settings.target("postgres")
+    if target.get("explain_analyze"):
+        work_mem = next((int(r["setting"]) for r in section["settings"] if r["name"] == "work_mem"), 4096)
+        section["explain_analyze"] = ea_mod.collect(
+            conn, stmts, prepared, stats_by_col, cat.columns, settings.statement_timeout_ms, work_mem,
+            max_statements=settings.threshold("postgres", "explain_analyze_max_statements", ea_mod.MAX_STATEMENTS),
+            budget_s=settings.threshold("postgres", "explain_analyze_budget_s", ea_mod.BUDGET_S),
+            probe_max_mb=settings.threshold("postgres", "probe_work_mem_max_mb", ea_mod.PROBE_WORK_MEM_MAX_MB))
+    else:
+        section["explain_analyze"] = {"enabled": False}
+    # What the evidence beyond indexes cost (benchmarks/pg_analyze.py), --explain-analyze excluded.
+    section["beyond_indexes_time_s"] = round(time.perf_counter() - t_extra -
+                                             (section["explain_analyze"].get("time_s") or 0.0), 3)
     section["collect_time_s"] = round(time.perf_counter() - t0, 3)
     return section
+
+
+def _beyond_indexes(conn, server: dict[str, Any], others: list[dict]) -> dict[str, Any]:
+    """Evidence for PG007-PG014: every statement's counters, the database's counters, extended statistics and
+    the server machine's facts (host.py)."""
+    return {"other_statements": others,
+            "database_stats": {**catalog.one(conn, catalog.DATABASE_SQL), **catalog.one(conn, catalog.OLDEST_XACT_SQL)},
+            "extended_statistics": catalog.rows(conn, catalog.EXTENDED_STATS_SQL),
+            "host": host.facts(conn.info.host, server.get("data_directory"))}
 
 
 def _prepare_all(conn, stmts, cat, stats_by_col) -> dict[str, tuple[plans.Prepared, list | None]]:
@@ -241,6 +271,7 @@ def _prepare_all(conn, stmts, cat, stats_by_col) -> dict[str, tuple[plans.Prepar
         s["status"] = "analysed"
         s["param_types"] = prep.param_types
         s["plan"] = plans.summary(plan)  # kept even when unparsable: its indexes must not be dropped
+        s["plan"]["memory_nodes"] = planfacts.memory_nodes(plan)
         if s.get("parse_error"):
             s["status"] = "unanalysed"
             s["reason"] = f"no index candidates: sqlglot could not parse it ({s['parse_error']})"
@@ -253,7 +284,9 @@ def _prepare_all(conn, stmts, cat, stats_by_col) -> dict[str, tuple[plans.Prepar
         values = _representative_values(s["uses"], prep.nparams, stats_by_col, s["query"])
         if values is not None:
             try:
-                s["representative"] = {"values": values, "plan": plans.summary(plans.explain(conn, prep, values))}
+                rep_plan = plans.explain(conn, prep, values)
+                s["representative"] = {"values": values, "plan": {**plans.summary(rep_plan),
+                                                                  "memory_nodes": planfacts.memory_nodes(rep_plan)}}
             except plans.ExplainError as e:
                 s["representative"] = {"values": values, "error": str(e)}
                 values = None
