@@ -74,7 +74,7 @@ def _redis_prefixes(section: dict[str, Any]) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     for p in keyspace.prefix_stats(section):
-        name = getattr(p, "spring_cache_name", None)
+        name = p.spring_cache_name
         if name and name not in out:
             out[name] = p
     return out
@@ -99,31 +99,31 @@ def cache_views(section: dict[str, Any], prefixes: dict[str, Any]) -> list[rules
 
     configured = series.configured(section)
     per_cache = configured.get("per_cache_ttl") or {}
-    default_ttl = configured.get("properties", {}).get("spring.cache.redis.time-to-live")
+    default_ttl = configured.get("spring.cache.redis.time-to-live")
     views = []
     for c in series.cache_stats(section):
         ttl_s, source, prop, shared = None, None, None, False
         entry = per_cache.get(c.name)
-        if entry and model.parse_duration_s(entry.get("value")) is not None:
-            ttl_s = model.parse_duration_s(entry["value"])
-            prop = entry["property"]
-            source = f"{prop} in /actuator/configprops"
-        elif default_ttl is not None and model.parse_duration_s(default_ttl) is not None:
+        if entry and entry.get("ttl_s") is not None:
+            ttl_s, prop = float(entry["ttl_s"]), entry["property"]
+            source = f"{prop} in /actuator/{entry.get('source') or 'configprops'}"
+        elif entry and entry.get("property"):
+            prop = entry["property"]  # sanitized: the property is known, its value is not
+        if ttl_s is None and model.parse_duration_s(default_ttl) is not None and not entry:
             ttl_s = model.parse_duration_s(default_ttl)
             prop, shared = "spring.cache.redis.time-to-live", True
             source = "spring.cache.redis.time-to-live in /actuator/configprops"
         p = prefixes.get(c.name)
-        ttl_summary = getattr(p, "ttl_s", None) if p else None
-        if ttl_s is None and ttl_summary and ttl_summary.get("max"):
+        ttl_summary = p.ttl_s if p else None
+        if ttl_s is None and ttl_summary and ttl_summary.max_s:
             # The longest remaining TTL seen is a lower bound of the TTL entries are written with.
-            ttl_s = float(ttl_summary["max"])
+            ttl_s = float(ttl_summary.max_s)
             source = f"inferred from the remaining TTLs of {p.prefix}* keys in Redis (longest seen)"
         views.append(rules.CacheView(
             name=c.name, hits=float(c.hits), misses=float(c.misses), gets_per_s=c.gets_per_s,
             window_s=c.window_s, since_start=bool(c.since_start), ttl_s=ttl_s, ttl_source=source,
             ttl_property=prop, ttl_property_shared=shared,
-            redis_prefix=getattr(p, "prefix", None) if p else None,
-            redis_keys=getattr(p, "keys_estimated", None) if p else None,
+            redis_prefix=p.prefix if p else None, redis_keys=p.keys_estimated if p else None,
             timeseries=_hit_ratio_chart(c)))
     return views
 

@@ -19,12 +19,14 @@ Configuration (environment; PostgreSQL through libpq's own variables):
     SHOP_REDIS_PASSWORD_FILE                         or the Redis password from a file
     SHOP_JOBS_STREAM (shop:order-jobs), SHOP_WORKER_NAME (worker-<pid>)
     SHOP_WORKER_HEARTBEAT                            a file touched every loop (for a health check)
+    SHOP_CHECKSUM (polynomial)                       "sha256" fixes the planted hot spot (hashlib, one pass)
 
 Passwords are never logged.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import signal
@@ -115,6 +117,16 @@ def invoice_checksum(document: str) -> str:
     return f"{digest:016x}"
 
 
+def fixed_checksum(document: str) -> str:
+    """The fix for the planted hot spot: one pass of hashlib over the document (16 hex digits kept)."""
+    return hashlib.sha256(document.encode()).hexdigest()[:16]
+
+
+def checksum_function():
+    """invoice_checksum (planted) unless SHOP_CHECKSUM=sha256 asks for the fix."""
+    return fixed_checksum if os.environ.get("SHOP_CHECKSUM", "polynomial") == "sha256" else invoice_checksum
+
+
 def process_order(conn: psycopg.Connection, order_id: int) -> bool:
     """Writes the order's invoice and adds its items to product_stats, in one transaction.
 
@@ -134,7 +146,7 @@ def process_order(conn: psycopg.Connection, order_id: int) -> bool:
         document = render_invoice(order_id, head[1], head[0].isoformat(), lines)
         inserted = conn.execute(
             "INSERT INTO invoices (order_id, document, checksum) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-            (order_id, document, invoice_checksum(document))).rowcount
+            (order_id, document, checksum_function()(document))).rowcount
         if inserted:
             with conn.cursor() as cur:
                 cur.executemany(

@@ -4,14 +4,20 @@ that fires on the stack as shipped stays quiet — so those tests can tell a bro
 
 from __future__ import annotations
 
+import os
+
 import psycopg
 import pytest
+import redis
 
+from .advice import analyze_under_load
 from .conftest import PORT_OFFSET, running_stack
 from .load import aggregated, cache_hit_ratio, pool_summary, run_load
 
 FIXED_ENV = {"SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE": "10", "SPRING_DATASOURCE_HIKARI_MINIMUMIDLE": "10",
-             "SHOP_CACHE_TTL_PRODUCTS": "10m"}
+             "SHOP_CACHE_TTL_PRODUCTS": "10m", "SHOP_CACHE_TTL_REPORTS": "5m"}
+#: Redis with a memory bound; volatile-lru because the order-job stream (no TTL) shares the instance.
+FIXED_REDIS = {"maxmemory": "256mb", "maxmemory-policy": "volatile-lru"}
 FIX_SQL = [
     "CREATE INDEX products_category_created_idx ON products (category_id, created_at DESC, id DESC)",
     "CREATE INDEX reviews_product_created_idx ON reviews (product_id, created_at DESC)",
@@ -24,11 +30,41 @@ FIX_SQL = [
 
 @pytest.fixture(scope="module")
 def fixed(tmp_path_factory):
-    with running_stack(PORT_OFFSET + 100, FIXED_ENV) as s:
+    os.environ["SHOP_CHECKSUM"] = "sha256"  # the worker's fix (hashlib), read when the worker starts
+    try:
+        ctx = running_stack(PORT_OFFSET + 100, FIXED_ENV)
+        s = ctx.__enter__()
+    finally:
+        del os.environ["SHOP_CHECKSUM"]
+    try:
         with psycopg.connect(s.admin_dsn, autocommit=True) as conn:
             for sql in FIX_SQL:
                 conn.execute(sql)
+        r = redis.Redis(host="127.0.0.1", port=s.ports.redis, password=s.stack.redis_password())
+        for name, value in FIXED_REDIS.items():
+            r.config_set(name, value)
         yield s, run_load(s, tmp_path_factory.mktemp("locust-fixed"))
+    finally:
+        ctx.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def fixed_advice(fixed, tmp_path_factory):
+    s, _ = fixed
+    return analyze_under_load(s, tmp_path_factory.mktemp("advice-fixed"))
+
+
+def test_the_fixed_stack_gets_none_of_the_pool_cache_and_profile_findings(fixed_advice):
+    a = fixed_advice
+    assert a.exit_code == 0, a.output
+    titles = [f"{f['rule']} {f['title']}" for f in a.report["findings"]]
+    print("\n".join(titles))
+    assert not a.findings("POOL001"), titles
+    assert not [f for f in a.findings("CACHE001") if f["evidence"]["cache"] == "products"], titles
+    assert not [f for f in a.findings("CACHE002") if f["evidence"]["uri"] == "/api/reports/top-products"], titles
+    assert not a.findings("CACHE004"), titles
+    assert not [f for f in a.findings("PROFILE001")
+                if f["evidence"]["hot_functions"][0]["function"] == "invoice_checksum"], titles
 
 
 def test_the_fixed_stack_serves_the_workload_without_failures(fixed):
