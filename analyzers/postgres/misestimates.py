@@ -8,7 +8,7 @@ below it is within the factor. For a scan, the cause is sought in this order:
    autovacuum analyze trigger (health.stale): ``ANALYZE``;
 2. correlated columns — the node filters on two or more columns of one table, whose selectivities the planner
    multiplies as if independent, and no extended statistics cover them: ``CREATE STATISTICS … (dependencies,
-   ndistinct, mcv)`` (PostgreSQL docs 14.2.2 "Extended Statistics");
+   ndistinct[, mcv])`` (PostgreSQL docs 14.2.2 "Extended Statistics"; see statistics_kinds);
 3. a too-low statistics target — one column whose most-common-values list or histogram is full at
    default_statistics_target, so rarer values are estimated from an average: ``ALTER TABLE … ALTER COLUMN …
    SET STATISTICS 1000`` (docs 14.2.1 and ALTER TABLE);
@@ -120,9 +120,10 @@ def diagnose(node: dict[str, Any], by_id: dict[int, dict], stmt: dict[str, Any],
     ext = section.get("extended_statistics") or []
     if len(cols) >= 2 and not _covered(ext, schema, table, cols):
         stat = f"{table}_{'_'.join(cols)}_stats"[:63]
+        kinds = ", ".join(statistics_kinds(stmt, section, schema, table, cols))
         return {"cause": "correlated_columns", "table": (schema, table), "columns": cols, "confidence": "estimated",
                 "sql": (f"CREATE STATISTICS IF NOT EXISTS {quote_ident(schema)}.{quote_ident(stat)} "
-                        f"(dependencies, ndistinct, mcv) ON {', '.join(quote_ident(c) for c in cols)} FROM {name};\n"
+                        f"({kinds}) ON {', '.join(quote_ident(c) for c in cols)} FROM {name};\n"
                         f"ANALYZE {name};"),
                 "why": (f"it filters {table} on {', '.join(cols)} together; the planner multiplies their "
                         "selectivities as if the columns were independent, and no extended statistics tell it "
@@ -139,6 +140,27 @@ def diagnose(node: dict[str, Any], by_id: dict[int, dict], stmt: dict[str, Any],
     return {"cause": "other", "table": (schema, table), "columns": cols, "sql": None, "confidence": "heuristic",
             "why": ("the statistics are fresh and no extended statistics are missing: the condition may use a "
                     "function or an expression the planner estimates with a default selectivity")}
+
+
+def statistics_kinds(stmt: dict[str, Any], section: dict[str, Any], schema: str, table: str,
+                     cols: list[str]) -> list[str]:
+    """Kinds of extended statistics for correlated columns (PostgreSQL docs 14.2.2): functional `dependencies`
+    serve equality conditions; a multivariate `mcv` list is added for range or pattern conditions, which
+    dependencies do not serve, or when every combination fits in the list (the columns' distinct values
+    within default_statistics_target) — a shorter list would make the combinations it misses look
+    independent again."""
+    use = next((u for u in stmt.get("uses") or [] if (u["schema"], u["table"]) == (schema, table)), None)
+    eq_only = bool(use) and all(c in use["eq"] for c in cols)
+    target = ruleutil.setting_float(section, "default_statistics_target", 100.0) or 100.0
+    distinct = []
+    for st in section.get("pg_stats") or []:
+        if (st["schema"], st["table"]) == (schema, table) and st["column"] in cols:
+            nd = float(st.get("n_distinct") or 0)
+            rows = next((float(t.get("reltuples") or 0) for t in section.get("tables") or []
+                         if (t["schema"], t["table"]) == (schema, table)), 0.0)
+            distinct.append(nd if nd > 0 else -nd * rows)
+    few = len(distinct) == len(cols) and max(distinct) <= target
+    return ["dependencies", "ndistinct"] + (["mcv"] if not eq_only or few else [])
 
 
 def _stats_full(section: dict[str, Any], schema: str, table: str, col: str, target: int) -> bool:
