@@ -153,13 +153,17 @@ def compare_sides(before: Side, after: Side, threshold: float, alpha: float, slo
             e = st.Effect(m["unit_mean_before"], m["unit_mean_after"], m["change"],
                           (m["ci_low"], m["ci_high"]) if m["ci_low"] is not None else None, m["p"],
                           m["n_before"], m["n_after"], absolute)
-            m["verdict"] = st.verdict(e, m.get("p_adjusted"), alpha, thr, lower_better)
+            strict_alpha = alpha / max(1, len(flat))  # Holm's first, strictest step
+            ub, ua = row["_units"].get(name, ([], []))
+            mde = st.min_detectable(e, ub, ua, strict_alpha)
+            can_detect = (min(e.n_before, e.n_after) >= st.min_units_exact(strict_alpha)
+                          and mde is not None and abs(mde) <= thr)
+            m["verdict"] = st.verdict(e, m.get("p_adjusted"), alpha, thr, lower_better, can_detect)
             if m["verdict"] == st.INCONCLUSIVE:
-                ub, ua = row["_units"].get(name, ([], []))
-                m["mde"] = st.min_detectable(e, ub, ua, alpha / max(1, len(flat)))
-                need = st.units_needed(ub, ua, thr, alpha / max(1, len(flat)), absolute)
+                m["mde"] = mde
+                need = st.units_needed(ub, ua, thr, strict_alpha, absolute)
                 m["units_needed"] = need
-                m["runs_needed"] = _runs_needed(need, mode, row, vb, va, alpha / max(1, len(flat)))
+                m["runs_needed"] = _runs_needed(need, mode, row, vb, va, strict_alpha)
         row.pop("_units", None)
         row["verdict"] = _row_verdict(row)
     slo_rows, apdex_rows = _slo_tables(rows, vb, va, slo)

@@ -8,8 +8,10 @@ or per steady-state batch of seconds when there are no replicate runs).
   correction over the family of tests (Holm, "A simple sequentially rejective multiple test procedure",
   Scand. J. Statist. 6, 1979).
 - Verdict: improved / regressed need a Holm-adjusted p below alpha, an interval that excludes no change and an
-  effect at least the threshold; ~ (no significant change) needs the interval inside ±threshold; anything else
-  is inconclusive, with the minimum detectable effect and the units that would settle it.
+  effect at least the threshold; ~ (no significant change) needs the interval inside ±threshold and units that
+  could have detected a change of the threshold's size (enough of them for the test to reach significance at
+  the corrected level, and a minimum detectable effect within the threshold); anything else is inconclusive,
+  with the minimum detectable effect and the units that would settle it.
 - Power: the two-sample normal approximation (Cohen, *Statistical Power Analysis*, 1988) divided by the
   Mann-Whitney test's asymptotic relative efficiency 3/π against the t-test (Lehmann, *Nonparametrics*, 1975).
 """
@@ -154,8 +156,12 @@ def units_needed(before: Sequence[float | None], after: Sequence[float | None], 
     return max(min_units_exact(alpha), math.ceil(n))
 
 
-def verdict(e: Effect, p_adjusted: float | None, alpha: float, threshold: float, lower_is_better: bool) -> str:
-    """improved, regressed, ~ or inconclusive (see the module docstring)."""
+def verdict(e: Effect, p_adjusted: float | None, alpha: float, threshold: float, lower_is_better: bool,
+            can_detect: bool = True) -> str:
+    """improved, regressed, ~ or inconclusive (see the module docstring). `can_detect`: whether these units could
+    have shown a change of the threshold's size at all (enough units for the test to reach significance, and a
+    minimum detectable effect within the threshold); without it a narrow interval is no evidence of no change —
+    the percentile bootstrap is too narrow on a handful of runs."""
     if e.change is None or e.ci is None or p_adjusted is None:
         return INCONCLUSIVE
     lo, hi = e.ci
@@ -163,7 +169,7 @@ def verdict(e: Effect, p_adjusted: float | None, alpha: float, threshold: float,
     if p_adjusted < alpha and excludes_zero and abs(e.change) >= threshold:
         worse = e.change > 0 if lower_is_better else e.change < 0
         return REGRESSED if worse else IMPROVED
-    if -threshold < lo and hi < threshold:
+    if can_detect and -threshold < lo and hi < threshold:
         return NO_CHANGE
     return INCONCLUSIVE
 

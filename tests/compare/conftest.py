@@ -16,7 +16,7 @@ A, B = "GET /a", "GET /b/{id}"
 
 
 def endpoints(b_scale: float = 1.0, run_scale: float = 1.0, b_errors: float = 0.0) -> dict[str, Endpoint]:
-    return {A: Endpoint(200, 40 * run_scale, 0.3), B: Endpoint(80, 100 * b_scale * run_scale, 0.3, b_errors)}
+    return {A: Endpoint(200, 40 * run_scale, 0.3), B: Endpoint(160, 100 * b_scale * run_scale, 0.3, b_errors)}
 
 
 @pytest.fixture(scope="session")
