@@ -15,6 +15,7 @@ Failures (all TargetError, message ``Actuator URL: what happened; the fix``):
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import socket
 import urllib.error
@@ -148,6 +149,9 @@ def get(ep: Endpoint, path: str, accept: str = "*/*", expect: str = "json") -> R
         raise TargetError(f"{where}: {_reason(e.reason, ep)}") from None
     except (ConnectionError, OSError) as e:
         raise TargetError(f"{where}: {_reason(e, ep)}") from None
+    except http.client.HTTPException as e:  # a cut-off or malformed answer (IncompleteRead, BadStatusLine…)
+        raise TargetError(f"{where}: the answer was cut off or malformed ({type(e).__name__}; did the "
+                          "application stop?)") from None
     if "html" in ctype.lower() or looks_like_html(body):
         raise TargetError(f"{where}: answered with an HTML page, not {expect} (a login page or a proxy? "
                           "check the URL, base_path and management_port)")
@@ -196,6 +200,8 @@ def _reason(reason: Any, ep: Endpoint) -> str:
     if isinstance(reason, ConnectionRefusedError):
         return (f"connection refused: nothing listens on {host} (is the application running? is Actuator on "
                 "another port: management.server.port / --management-port?)")
+    if isinstance(reason, http.client.RemoteDisconnected | ConnectionResetError):
+        return f"{host} closed the connection without an answer (did the application stop?)"
     if isinstance(reason, socket.gaierror):
         return f"cannot resolve the host of {host} ({reason.strerror})"
     text = getattr(reason, "strerror", None) or str(reason)
