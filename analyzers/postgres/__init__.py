@@ -116,7 +116,8 @@ def beyond_indexes(section: dict[str, Any], settings: Settings) -> tuple[list, l
 
     th = rule_thresholds(settings)
     span = nplus1.span_of(section)
-    found = [nplus1.finding(p, span) for p in nplus1.find_pairs(section, th, span)]
+    rejected: list[dict[str, Any]] = []
+    found = [nplus1.finding(p, span) for p in nplus1.find_pairs(section, th, span, rejected)]
     found += spills.findings(section, th)
     found += misestimates.findings(section, th)
     found += scans.findings(section, th)
@@ -127,6 +128,8 @@ def beyond_indexes(section: dict[str, Any], settings: Settings) -> tuple[list, l
     found += settings_found
     notes: list[str] = []
     cov: dict[str, Any] = {"n_plus_one_span": span.label}
+    if rejected:
+        cov["n_plus_one_rejected"] = rejected
     ea = section.get("explain_analyze") or {}
     if not ea.get("enabled"):
         notes.append("Row estimates were not checked (PG009): run analyze with --explain-analyze to run the "

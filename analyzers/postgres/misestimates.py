@@ -43,9 +43,41 @@ REFERENCES = (ruleutil.DOCS + "planner-stats.html", ruleutil.DOCS + "sql-creates
               "https://www.pgmustard.com/docs/explain/row-estimates")
 
 
+def _consumes_all(n: dict[str, Any]) -> bool:
+    """Nodes that read their whole input before returning a row: a Limit above them cannot cut their input."""
+    return n.get("node_type") in ("Sort", "Hash") or (
+        n.get("node_type") in ("Aggregate", "SetOp") and n.get("strategy") in ("Hashed", "Plain", "Mixed"))
+
+
+def stopped_early(node: dict[str, Any], by_id: dict[int, dict[str, Any]]) -> bool:
+    """Whether the node's actual rows may be cut short by a node above it rather than misestimated: a Limit
+    reached without a node in between that consumes its whole input (so the Sort right under a Limit, and an
+    Index Scan feeding it in order), the inner side of a semi or anti join (it stops at the first match per
+    loop), or a Merge Join's input (it stops when the other side ends). Their estimates describe a full run,
+    so comparing them with the rows actually pulled would be wrong (pgMustard skips them too)."""
+    child = node
+    while child.get("parent") is not None:
+        parent = by_id[child["parent"]]
+        if parent.get("node_type") == "Limit":
+            return True
+        if parent.get("join_type") in ("Semi", "Anti") and child.get("parent_relationship") == "Inner":
+            return True
+        if parent.get("node_type") == "Merge Join" and child is node:
+            return True
+        if _consumes_all(parent):
+            return False
+        child = parent
+    return False
+
+
 def origins(nodes: list[dict[str, Any]], factor: float, min_rows: float) -> list[dict[str, Any]]:
-    """Misestimated nodes none of whose children is misestimated (compact nodes, planfacts.compact)."""
+    """Misestimated nodes none of whose children is misestimated (compact nodes, planfacts.compact); nodes whose
+    output a node above stopped early (stopped_early) are not judged."""
+    by_id = {n["id"]: n for n in nodes}
+
     def bad(n: dict[str, Any]) -> bool:
+        if stopped_early(n, by_id):
+            return False
         err = planfacts.row_error(n)
         # rows over all loops: a parallel worker's or a nested loop's inner node reports rows per loop
         most = max(n["plan_rows"], n["actual_rows"]) * max(n.get("actual_loops") or 1, 1)

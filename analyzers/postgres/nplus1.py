@@ -214,8 +214,29 @@ def _singulars(table: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def find_pairs(section: dict[str, Any], th: dict[str, float], span: Span | None = None) -> list[Pair]:
-    """Every N+1 pair in the span, at most one parent per child (the closest ratio, a foreign key first)."""
+#: A write statement whose calls are within this share (or WRITE_LOOP_MIN_CALLS) of a child's runs in step
+#: with it: one per item of a write (an order's lines), so the child's calls follow that loop, whatever other
+#: statement's rows happen to match (found on the sample stack: a worker's per-order read of order_items
+#: matched the back end's per-line `SELECT … FOR UPDATE`).
+WRITE_LOOP_SHARE = 0.01
+WRITE_LOOP_MIN_CALLS = 2
+_WRITES = ("insert", "update", "delete", "merge")
+
+
+def write_loop(child: Counters, span: Span) -> Counters | None:
+    """A write statement that runs in step with `child` (see WRITE_LOOP_SHARE), or None."""
+    slack = max(WRITE_LOOP_MIN_CALLS, WRITE_LOOP_SHARE * child.calls)
+    for s in span.statements:
+        if s.queryid != child.queryid and first_keyword(s.query) in _WRITES and abs(s.calls - child.calls) <= slack:
+            return s
+    return None
+
+
+def find_pairs(section: dict[str, Any], th: dict[str, float], span: Span | None = None,
+               rejected: list[dict[str, Any]] | None = None) -> list[Pair]:
+    """Every N+1 pair in the span, at most one parent per child (the closest ratio, a foreign key first).
+    A pair whose child runs in step with a write statement is left out and, when `rejected` is given,
+    appended to it with the reason."""
     span = span or span_of(section)
     catalog = ruleutil.catalog_of(section)
     tol = th["nplus1_ratio_tolerance"]
@@ -242,7 +263,14 @@ def find_pairs(section: dict[str, Any], th: dict[str, float], span: Span | None 
                     if best is None or rank < best[0]:
                         best = (rank, Pair(p, child, link, ratio))
         if best:
-            pairs.append(best[1])
+            loop = write_loop(child, span)
+            if loop is None:
+                pairs.append(best[1])
+            elif rejected is not None:
+                rejected.append({"child": child.query, "parent": best[1].parent.query,
+                                 "reason": f"the child runs in step with a write ({loop.calls:,} calls of "
+                                           f"{loop.query[:80]!r}): a per-item loop of a write, not one query "
+                                           "per row of the parent"})
     return pairs
 
 

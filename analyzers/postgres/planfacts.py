@@ -84,7 +84,8 @@ _KEEP = {"Node Type": "node_type", "Relation Name": "relation", "Alias": "alias"
          "Sort Space Used": "sort_space_used_kb", "Sort Space Type": "sort_space_type",
          "Peak Memory Usage": "peak_memory_usage_kb", "Hash Batches": "hash_batches",
          "Original Hash Batches": "original_hash_batches", "Disk Usage": "disk_usage_kb",
-         "HashAgg Batches": "hashagg_batches", "Workers Launched": "workers_launched"}
+         "HashAgg Batches": "hashagg_batches", "Workers Launched": "workers_launched",
+         "Parent Relationship": "parent_relationship"}
 
 
 def compact(plan: dict[str, Any]) -> list[dict[str, Any]]:
