@@ -31,6 +31,9 @@ def register_demo_commands(demo) -> None:
     env_file_opt = click.option("--env-file", "env_file", default="env/dev.env", show_default=True,
                                 help="Compose env file, relative to --source (docker engine): env/staging.env "
                                      "for the staging settings.")
+    project_opt = click.option("--project", default="perfadvisor-shop", show_default=True,
+                               help="Compose project name (docker engine): two stacks side by side need two "
+                                    "names and --port-offset.")
     port_offset_opt = click.option("--port-offset", default=0, show_default=True, type=click.IntRange(0, 1000),
                                    help="Added to every port (postgres 25432, redis 26379, backend 18080, "
                                         "actuator 18081, nginx 18088).")
@@ -53,6 +56,7 @@ def register_demo_commands(demo) -> None:
     @port_offset_opt
     @source_opt
     @env_file_opt
+    @project_opt
     @click.option("--build/--no-build", default=True, show_default=True,
                   help="Build the jar and the front end (docker: the images) when they are missing.")
     @click.option("--bases", type=click.Choice(("auto", "official", "debian")), default="auto", show_default=True,
@@ -60,7 +64,7 @@ def register_demo_commands(demo) -> None:
                        "compose/bases/build.sh where no registry can be reached (auto: debian when they exist).")
     @click.option("--install/--no-install", default=True, show_default=True,
                   help="apt-get install missing system packages (as root; native engine).")
-    def demo_up(engine, run_dir, scale, port_offset, source, env_file, build, bases, install) -> None:
+    def demo_up(engine, run_dir, scale, port_offset, source, env_file, project, build, bases, install) -> None:
         """Start the sample shop on loopback: PostgreSQL, Redis, back end, worker and nginx."""
         from advisor.stack.native import Stack
 
@@ -68,13 +72,14 @@ def register_demo_commands(demo) -> None:
         try:
             if engine == "docker":
                 st = _compose_stack({"source_dir": Path(source), "env_file": env_file, "ports": ports,
-                                     "scale": scale, "build": None if build else False, "bases": bases}).up(
-                    echo=click.echo)
+                                     "project": project, "scale": scale, "build": None if build else False,
+                                     "bases": bases}).up(echo=click.echo)
                 for area, shown in st["urls"].items():
                     click.echo(f"  {area:<10}  {shown}")
                 click.echo(f"passwords: the files under {Path(source) / 'secrets'} that {env_file} names\n"
                            f"analyse it with: perfadvisor analyze --compose {Path(source) / 'docker-compose.yml'}\n"
-                           "stop it with: perfadvisor demo down --engine docker")
+                           "stop it with: perfadvisor demo down --engine docker"
+                           + ("" if project == "perfadvisor-shop" else f" --project {project}"))
                 return
             cfg = StackConfig(run_dir=Path(run_dir), scale=DEFAULT_SCALE if scale is None else scale, ports=ports,
                               source_dir=Path(source), build=build, install=install)
@@ -93,15 +98,17 @@ def register_demo_commands(demo) -> None:
     @run_dir_opt
     @source_opt
     @env_file_opt
+    @project_opt
     @click.option("--purge", is_flag=True, help="Also delete the database, logs and secrets (native: the run "
                                                 "directory; docker: the project's volumes).")
-    def demo_down(engine, run_dir, source, env_file, purge) -> None:
+    def demo_down(engine, run_dir, source, env_file, project, purge) -> None:
         """Stop exactly what `demo up` started."""
         from advisor.stack.native import Stack
 
         try:
             if engine == "docker":
-                _compose_stack({"source_dir": Path(source), "env_file": env_file}).down(echo=click.echo, purge=purge)
+                _compose_stack({"source_dir": Path(source), "env_file": env_file, "project": project}).down(
+                    echo=click.echo, purge=purge)
             else:
                 Stack(StackConfig(run_dir=Path(run_dir))).down(echo=click.echo, purge=purge)
         except PerfadvisorError as e:
@@ -112,15 +119,16 @@ def register_demo_commands(demo) -> None:
     @run_dir_opt
     @source_opt
     @env_file_opt
+    @project_opt
     @port_offset_opt
     @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-    def demo_status(engine, run_dir, source, env_file, port_offset, as_json) -> None:
+    def demo_status(engine, run_dir, source, env_file, project, port_offset, as_json) -> None:
         """Show which services of the sample stack run, their ports and URLs. Exit 1 when none runs."""
         from advisor.stack.native import Stack
 
         try:
             if engine == "docker":
-                st = _compose_stack({"source_dir": Path(source), "env_file": env_file,
+                st = _compose_stack({"source_dir": Path(source), "env_file": env_file, "project": project,
                                      "ports": Ports().shifted(port_offset)}).status()
             else:
                 st = Stack(StackConfig(run_dir=Path(run_dir))).status()

@@ -292,8 +292,7 @@ class ComposeStack:
         services = {s: {"running": now.get(s, {}).get("state") == "running",
                         "health": now.get(s, {}).get("health") or None, "container": now.get(s, {}).get("id")}
                     for s in SERVICES}
-        found = discover(self.cfg.compose_file, env_files=[self.cfg.env_path],
-                         environ={k: v for k, v in self._env().items() if k in PORT_VARIABLES or k == "SEED_SCALE"})
+        found = discover(self.cfg.compose_file, env_files=[self.cfg.env_path], environ=self._env())
         return {"engine": "docker", "project": self.cfg.project, "env_file": str(self.cfg.env_path),
                 "running": any(s["running"] for s in services.values()), "services": services,
                 "urls": {f.area: f.shown for f in found.found}}
