@@ -4,7 +4,8 @@ POOL001 pool-undersized          requests wait for a connection (pending, acquir
 POOL002 pool-oversized           the busiest moment used a small part of the pool
 POOL003 pools-exceed-max-connections  every instance's pool together does not fit in max_connections
 POOL004 leak-detection-threshold  leak detection that HikariCP switches off, or that fires on normal use
-POOL005 max-lifetime              max-lifetime that HikariCP overrides, retires nothing, or disables keepalive
+POOL005 max-lifetime              max-lifetime that HikariCP overrides or that retires nothing; keepalive that
+                                  HikariCP turns off (below 30 s, or not below max-lifetime)
 """
 
 from __future__ import annotations
@@ -291,6 +292,17 @@ def pool005_max_lifetime(view: PoolView, th: Thresholds) -> Finding | None:
             key=view.pool, evidence=base,
             action={"kind": "set_property", "property": prop, "value": 1_800_000, "env": env_var(prop),
                     "current": life}, references=(HIKARI_CONFIG,))
+    if keep and 0 < keep < 30_000:
+        kp = view.prop("keepalive-time")
+        return Finding(
+            rule="POOL005", name="max-lifetime", area=AREA, severity="low", confidence="verified",
+            title=f"Pool {view.pool}: keepalive-time {keep:g} ms is below HikariCP's minimum, so keepalive is off",
+            detail=f"{kp} is {keep:g} ms; HikariCP disables keepalive below 30000 ms. Use e.g. 120000 ms, "
+                   f"well below {prop} ({life:g} ms).",
+            key=view.pool, evidence=base,
+            action={"kind": "set_property", "property": kp, "value": 120_000 if life == 0 or life > 240_000
+                    else max(30_000, int(life) // 2), "env": env_var(kp), "current": keep},
+            references=(HIKARI_CONFIG,))
     if keep and keep > 0 and life > 0 and keep >= life:
         kp = view.prop("keepalive-time")
         return Finding(
@@ -299,6 +311,6 @@ def pool005_max_lifetime(view: PoolView, th: Thresholds) -> Finding | None:
             detail=f"{kp} is {keep:g} ms and {prop} {life:g} ms; HikariCP disables keepalive unless it is "
                    "shorter than max-lifetime. Use e.g. 120000 ms (HikariCP's minimum is 30000 ms).",
             key=view.pool, evidence=base,
-            action={"kind": "set_property", "property": kp, "value": min(120_000, int(life) // 2),
+            action={"kind": "set_property", "property": kp, "value": max(30_000, min(120_000, int(life) // 2)),
                     "env": env_var(kp), "current": keep}, references=(HIKARI_CONFIG,))
     return None

@@ -131,7 +131,8 @@ def test_no_leak_finding_for_the_default_configuration(sections):
 @pytest.mark.parametrize("conf,confidence,prop", [
     ({"max-lifetime": 10_000}, "verified", "spring.datasource.hikari.max-lifetime"),
     ({"max-lifetime": 0}, "heuristic", "spring.datasource.hikari.max-lifetime"),
-    ({"max-lifetime": 100_000, "keepalive-time": 120_000}, "verified", "spring.datasource.hikari.keepalive-time")])
+    ({"max-lifetime": 100_000, "keepalive-time": 120_000}, "verified", "spring.datasource.hikari.keepalive-time"),
+    ({"keepalive-time": 10_000}, "verified", "spring.datasource.hikari.keepalive-time")])
 def test_max_lifetime_sanity(sections, conf, confidence, prop):
     got, _ = findings(_with_config(sections, "shop-pool10", **conf))
     f = got["POOL005:shop"]
