@@ -100,6 +100,8 @@ def parameter_values(query: str, uses: list[dict], nparams: int, stats_by_col: d
     for u in uses:
         eq_cols = []
         for col, op, params in u["params"]:
+            if not params or not all(1 <= n <= nparams for n in params):
+                continue  # a placeholder the statement does not have: nothing to fill
             if op == "escape":
                 for n in params:
                     values[n - 1] = "\\"
@@ -119,7 +121,7 @@ def parameter_values(query: str, uses: list[dict], nparams: int, stats_by_col: d
             if op == "like":
                 start = max(0, len(mid) // 2 - 2)
                 mid = "%" + mid[start:start + 4].replace("%", "").replace("_", "").replace("\\", "") + "%"
-            if len(params) == 1 and 1 <= params[0] <= nparams and values[params[0] - 1] is None:
+            if len(params) == 1 and values[params[0] - 1] is None:
                 values[params[0] - 1] = mid
                 if op == "eq":
                     eq_cols.append((col, params[0]))
