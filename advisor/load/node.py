@@ -164,7 +164,10 @@ def worker_main(a: argparse.Namespace) -> int:
         environment.events.report_to_master.fire(client_id=runner.client_id, data=data)
         runner.send_message("stats", data)
 
-    events.request.add_listener(on_request)
+    # PERFADVISOR_RECORDER=off leaves Locust's own statistics alone: only benchmarks/loadtest_overhead.py uses it,
+    # to measure what the histograms cost.
+    if os.environ.get("PERFADVISOR_RECORDER", "on") != "off":
+        events.request.add_listener(on_request)
     events.test_stop.add_listener(on_test_stop)
     for fn in (flusher, lag.run):
         runner.greenlet.spawn(fn)

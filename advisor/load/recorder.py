@@ -47,35 +47,39 @@ class _Bucket:
 class Recorder:
     """Per-second, per-endpoint histograms of one process."""
 
-    buckets: dict[int, dict[str, _Bucket]] = field(default_factory=dict)
+    buckets: dict[int, dict[tuple[str | None, str], _Bucket]] = field(default_factory=dict)
     clamped: int = 0
 
     def record(self, method: str | None, name: str, response_time_ms: float | None, failed: bool,
                at_s: float) -> None:
         """One request that completed at `at_s` (epoch s). A failure without a response time (Locust reports
-        None for some connection errors) is counted but has no latency."""
-        second = int(at_s)
-        per_second = self.buckets.get(second)
+        None for some connection errors) is counted but has no latency. Kept short: it runs for every request
+        (benchmarks/loadtest_overhead.py measures it)."""
+        per_second = self.buckets.get(int(at_s))
         if per_second is None:
-            per_second = self.buckets[second] = {}
-        key = endpoint_key(method, name)
-        b = per_second.get(key)
+            per_second = self.buckets[int(at_s)] = {}
+        b = per_second.get((method, name))
         if b is None:
-            b = per_second[key] = _Bucket(method or "", name)
+            b = per_second[(method, name)] = _Bucket(method or "", name)
         if failed:
             b.n_fail += 1
-            if response_time_ms is not None:
-                if b.fail is None:
-                    b.fail = hg.new_histogram()
-                if not hg.record_ms(b.fail, response_time_ms):
-                    self.clamped += 1
+            if response_time_ms is None:
+                return
+            hist = b.fail
+            if hist is None:
+                hist = b.fail = hg.new_histogram()
         else:
             b.n_ok += 1
-            if response_time_ms is not None:
-                if b.ok is None:
-                    b.ok = hg.new_histogram()
-                if not hg.record_ms(b.ok, response_time_ms):
-                    self.clamped += 1
+            if response_time_ms is None:
+                return
+            hist = b.ok
+            if hist is None:
+                hist = b.ok = hg.new_histogram()
+        us = int(response_time_ms * 1000.0 + 0.5)
+        if hg.LOWEST_US <= us <= hg.HIGHEST_US:
+            hist.record_value(us)
+        elif not hg.record_ms(hist, response_time_ms):
+            self.clamped += 1
 
     def drain(self, before_s: float | None) -> dict[str, Any]:
         """Removes and returns (encoded) every second that ended before `before_s` (None: every second)."""
@@ -83,10 +87,10 @@ class Recorder:
         done = sorted(s for s in self.buckets if limit is None or s < limit)
         out: dict[str, Any] = {}
         for s in done:
-            out[str(s)] = {k: {"method": b.method, "name": b.name, "n_ok": b.n_ok, "n_fail": b.n_fail,
-                               "ok": hg.encode(b.ok) if b.ok is not None else None,
-                               "fail": hg.encode(b.fail) if b.fail is not None else None}
-                           for k, b in self.buckets.pop(s).items()}
+            out[str(s)] = {endpoint_key(b.method, b.name): {
+                "method": b.method, "name": b.name, "n_ok": b.n_ok, "n_fail": b.n_fail,
+                "ok": hg.encode(b.ok) if b.ok is not None else None,
+                "fail": hg.encode(b.fail) if b.fail is not None else None} for b in self.buckets.pop(s).values()}
         return out
 
 
