@@ -24,13 +24,16 @@ from advisor.load import rundir as rd
 SUMMARY_PERCENTILES = (50, 90, 95, 99, 99.9)
 
 
-def _read_parts(path: Path) -> tuple[dict[int, dict[str, dict[str, Any]]], list[dict[str, Any]], int]:
-    """(second → endpoint → {"method","name","n_ok","n_fail","ok":[b64…],"fail":[b64…]}, process rows, clamped)."""
+def _read_parts(path: Path) -> tuple[dict[int, dict[str, dict[str, Any]]], list[dict[str, Any]], int,
+                                     dict[str, int]]:
+    """(second → endpoint → {"method","name","n_ok","n_fail","ok":[b64…],"fail":[b64…]}, process rows, clamped,
+    requests per worker)."""
     seconds: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
     processes: list[dict[str, Any]] = []
+    by_worker: dict[str, int] = defaultdict(int)
     clamped = 0
     if not path.exists():
-        return seconds, processes, clamped
+        return seconds, processes, clamped, by_worker
     with path.open(encoding="utf-8") as fh:
         for line in fh:
             try:
@@ -45,13 +48,14 @@ def _read_parts(path: Path) -> tuple[dict[int, dict[str, dict[str, Any]]], list[
                                                "ok": [], "fail": []})
                     row["n_ok"] += int(e["n_ok"])
                     row["n_fail"] += int(e["n_fail"])
+                    by_worker[f"worker-{msg.get('worker', 0) + 1}"] += int(e["n_ok"]) + int(e["n_fail"])
                     for kind in ("ok", "fail"):
                         if e.get(kind):
                             row[kind].append(e[kind])
             proc = msg.get("process")
             if proc:
                 processes.append({"process": f"worker-{msg.get('worker', 0) + 1}", **proc})
-    return seconds, processes, clamped
+    return seconds, processes, clamped, by_worker
 
 
 def steady_window(t0: float, spawn_complete_at: float | None, stop_at: float, warmup_s: float
@@ -100,7 +104,7 @@ def finalize(run_dir: Path, warmup_s: float, threshold: Callable[[str, Any], Any
         raise InputFileError(f"{master_path}: missing; the Locust master ended before writing its facts "
                              f"(see {run_dir / rd.LOGS_DIR / 'master.log'})")
     m = json.loads(master_path.read_text(encoding="utf-8"))
-    seconds, processes, clamped = _read_parts(run_dir / rd.PARTS_JSONL)
+    seconds, processes, clamped, by_worker = _read_parts(run_dir / rd.PARTS_JSONL)
     t0 = float(m["t0"])
     base = math.floor(t0)
     start, end = steady_window(t0, m.get("spawn_complete_at"), float(m["stop_at"]), warmup_s)
@@ -178,6 +182,7 @@ def finalize(run_dir: Path, warmup_s: float, threshold: Callable[[str, Any], Any
                           "overall": overall[1] if overall else _summary(hg.new_histogram(), None, 0, 0, secs)}
     rd.write_json(run_dir / rd.HISTOGRAMS_JSON, hist_doc)
     results["locust_counts"] = _agreement(m.get("locust") or {}, results["whole_run"])
+    results["requests_by_worker"] = dict(sorted(by_worker.items()))
 
     pd.DataFrame(series_rows, columns=["t_s", "users", "requests", "failures", "p50_ms", "p95_ms", "p99_ms",
                                        "steady"]).to_csv(run_dir / rd.TIMESERIES_CSV, index=False)

@@ -4,7 +4,8 @@
 
     RUN_DIR/
       run.json          what ran and how: workload, options, host, start/end, versions, machine fingerprint,
-                        steady-state window, results per endpoint, validity checks (LOAD…), stack window;
+                        steady-state window, results per endpoint (and requests recorded by each worker),
+                        validity checks (LOAD…), stack window;
                         "status" is "running" until the run ends ("complete" or "interrupted")
       histograms.json   per endpoint (Locust's "METHOD name"), HdrHistograms of successes ("ok") and failures
                         ("fail"), for the steady state and the whole run; base64 V2 encoding, microseconds
