@@ -8,7 +8,8 @@
 #   cd compose && docker compose -f docker-compose.yml -f bases/docker-compose.bases.yml build
 #
 # The Debian base is made once with `debootstrap --variant=minbase bookworm` and `docker import`, and kept in
-# the engine's image store (delete it with `docker rmi perfadvisor-bases/debian:bookworm` to make it again).
+# the engine's image store; it is made again when this script's recipe for it changes (or after
+# `docker rmi perfadvisor-bases/debian:bookworm`).
 # It trusts what this machine trusts: the extra CA certificates in /usr/local/share/ca-certificates (a
 # company CA, a TLS-inspecting proxy's) are copied in, so that apt, pip, npm and Maven in builds work here.
 # The stand-ins are rebuilt on every run from the engine's build cache (seconds when nothing changed).
@@ -25,7 +26,11 @@ DEBIAN_IMAGE="$PREFIX/debian:bookworm"
 log() { printf '%s [bases] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
 make_debian_base() {
-    if docker image inspect "$DEBIAN_IMAGE" >/dev/null 2>&1; then
+    # The recipe's fingerprint is a label of the image: a changed recipe makes the base again.
+    local recipe have
+    recipe="$(declare -f make_debian_base | sha256sum | cut -c1-16)"
+    have="$(docker image inspect -f '{{index .Config.Labels "org.perfadvisor.base-recipe"}}' "$DEBIAN_IMAGE" 2>/dev/null || true)"
+    if [ "$have" = "$recipe" ]; then
         log "$DEBIAN_IMAGE exists (kept from an earlier run)"
         return
     fi
@@ -71,6 +76,13 @@ DPKG
     # Debian's openjdk postinst writes man pages into /usr/share/man/man1 and fails when it is missing.
     mkdir -p "$root/usr/share/man/man1"
     printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' >"$root/etc/apt/apt.conf.d/90slim"
+    # Like Debian's own images: no package cache (.deb files, pkgcache.bin: ~90 MB) left in a layer.
+    cat >"$root/etc/apt/apt.conf.d/docker-clean" <<'APT'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+APT
     if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
         cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
         chroot "$root" update-ca-certificates >/dev/null
@@ -78,7 +90,8 @@ DPKG
     rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/* \
            "$root"/var/log/* "$root"/usr/share/doc/* "$root"/usr/share/man/man[2-9] "$root"/usr/share/info/*
     tar --numeric-owner -C "$root" -c . \
-        | docker import -c 'CMD ["bash"]' -c 'ENV LANG=C.UTF-8' -m "debootstrap --variant=minbase bookworm" \
+        | docker import -c 'CMD ["bash"]' -c 'ENV LANG=C.UTF-8' -c "LABEL org.perfadvisor.base-recipe=$recipe" \
+              -m "debootstrap --variant=minbase bookworm" \
               - "$DEBIAN_IMAGE" >/dev/null
     log "$DEBIAN_IMAGE imported ($(docker image inspect -f '{{.Size}}' "$DEBIAN_IMAGE" | numfmt --to=iec))"
 }
@@ -102,7 +115,11 @@ build_standins() {
         args=(--build-arg "DEBIAN_IMAGE=$DEBIAN_IMAGE")
         [ -n "${from:-}" ] && args+=(--build-arg "BASE_IMAGE=$PREFIX/$from")
         log "building $PREFIX/$image"
-        docker build -q --network host "${args[@]}" -t "$PREFIX/$image" "$HERE/$dir" >/dev/null
+        # Quiet unless it fails (the classic builder also warns that it is deprecated on every run).
+        if ! out="$(docker build --network host "${args[@]}" -t "$PREFIX/$image" "$HERE/$dir" 2>&1)"; then
+            printf '%s\n' "$out" | tail -40
+            return 1
+        fi
     done
 }
 
