@@ -1,20 +1,20 @@
-"""The bounded keyspace sample: SCAN (never KEYS), then TYPE, PTTL and MEMORY USAGE of every key returned,
-grouped by prefix (analyzers.redis.names), aggregated as it goes so memory stays bounded.
+"""The bounded keyspace sample: SCAN (never KEYS), then TYPE, PTTL and MEMORY USAGE of every key returned
+(and HLEN/LLEN/SCARD/ZCARD/XLEN of collections), grouped by prefix (analyzers.redis.names) and aggregated as
+it goes, so memory stays bounded.
 
-Bounds: it stops at `scan_time_s` or after `scan_max_keys` keys, whichever comes first, unless `full_scan`
-(then the whole database is scanned). SCAN returns keys in hash-table order, which does not depend on the
-key names, so a bounded scan is a sample of the keyspace (analyzers.redis.keyspace turns it into
-estimates with their error). SCAN may return a key twice while the table is resized; duplicates are dropped.
+Bounds: it stops at `scan_time_s` or after `scan_max_keys` keys, whichever comes first (checked after every
+batch), unless `full_scan` (then the whole database is scanned). SCAN returns keys in hash-table order, which
+does not depend on the key names, so a bounded scan is a sample of the keyspace (analyzers.redis.keyspace
+turns it into estimates with their error). SCAN may return a key twice while the table is resized;
+duplicates are dropped.
 
-Speed: per batch of SCAN's keys, the per-key commands go out as one pipeline packed here (redis-py packs
-each command through several Python layers) and their replies, one line each, are read straight from the
-connection's socket; without that socket (a redis-py that hides it) redis-py's reader is used. Both run on
-the connection redis-py opened, so AUTH, SELECT and TLS are redis-py's. benchmarks/redis_keyspace.py
+Speed: each batch's per-key commands go out as one pipeline (analyzers.redis.resp), together with the next
+SCAN and the element counts of the previous batch's collections; the previous batch is aggregated while
+the server works on them, so the client and the server do not take turns. benchmarks/redis_keyspace.py
 compares it with `redis-cli --memkeys`.
 
-Read-only: SCAN, TYPE, PTTL, MEMORY USAGE and the length commands change nothing (TYPE, PTTL and MEMORY
-USAGE do not update a key's LRU/LFU clock; TYPE and PTTL do count in INFO's keyspace_hits/misses, which is
-why the sample runs after the window's last INFO sample).
+Read-only: none of these commands changes a key or its LRU/LFU clock; TYPE and PTTL do count in INFO's
+keyspace_hits/misses, which is why the sample runs after the window's last INFO sample.
 """
 
 from __future__ import annotations
@@ -30,13 +30,15 @@ from typing import Any
 
 from analyzers.redis import conn as conn_mod
 from analyzers.redis.names import MAX_GROUPS, OTHER_GROUP, group_of, printable, spring_cache_name
+from analyzers.redis.resp import Pipe, RespError, pack, scan_command
 
-#: SCAN's COUNT hint: keys examined per call. Larger means fewer round trips; each SCAN call and the
-#: pipeline after it hold the server for roughly 1 ms per 1000 keys (benchmarks/redis_keyspace.py).
+#: SCAN's COUNT hint: keys examined per call. Larger means fewer round trips; one batch's pipeline holds the
+#: server for about 1 ms per 1000 keys (benchmarks/redis_keyspace.py).
 SCAN_COUNT = 1000
 #: MEMORY USAGE … SAMPLES n: nested values sampled for aggregates (Redis' own default is 5).
 MEMORY_SAMPLES = 5
-#: Per group, TTLs kept for the quantiles (a uniform reservoir sample beyond this, Vitter's algorithm R).
+#: Per group, TTLs kept for the quantiles; beyond this a uniform reservoir sample (Li's algorithm L,
+#: ACM TOMS 20(4), 1994).
 TTL_RESERVOIR = 10_000
 #: Key heads (a key without its last segment) whose group is remembered.
 HEAD_CACHE = 100_000
@@ -44,7 +46,7 @@ HEAD_CACHE = 100_000
 BIGGEST_PER_GROUP = 5
 BIGGEST_OVERALL = 20
 #: Element-count command per type (redis-cli --bigkeys uses the same).
-LENGTH_COMMAND = {"hash": "HLEN", "list": "LLEN", "set": "SCARD", "zset": "ZCARD", "stream": "XLEN"}
+LENGTH_COMMAND = {b"hash": "HLEN", b"list": "LLEN", b"set": "SCARD", b"zset": "ZCARD", b"stream": "XLEN"}
 #: The per-key commands, packed as RESP2 templates (%d/%s: the key's length and the key; then SAMPLES' n).
 PER_KEY = {
     "TYPE": b"*2\r\n$4\r\nTYPE\r\n$%d\r\n%s\r\n",
@@ -69,184 +71,6 @@ class Limits:
     memory_samples: int = MEMORY_SAMPLES
 
 
-class RespError(Exception):
-    """An error reply (``-NOPERM …``) read from the raw pipeline; returned in place of a value, not raised."""
-
-
-# --- RESP2 packing and reading --------------------------------------------------------------------------
-
-def _bulk(b: bytes) -> bytes:
-    return b"$%d\r\n%s\r\n" % (len(b), b)
-
-
-def pack(*args: bytes) -> bytes:
-    """One command in RESP2 (an array of bulk strings)."""
-    return b"*%d\r\n" % len(args) + b"".join(_bulk(a) for a in args)
-
-
-class RespReader:
-    """Reads single-line RESP2 replies from a socket, which is what every per-key command here answers:
-    simple strings (``+string`` → bytes), integers (``:168`` → int), errors (``-NOPERM …`` → RespError) and
-    the null bulk string (``$-1`` → None). Anything else raises ConnectionError (the connection is then
-    dropped, never reused)."""
-
-    def __init__(self, sock) -> None:
-        self.sock = sock
-        self.rest = b""
-
-    def lines(self, n: int) -> list[Any]:
-        """The next n replies."""
-        raw = self.rest.split(b"\r\n")
-        rest = raw.pop()
-        while len(raw) < n:
-            data = self.sock.recv(1 << 18)
-            if not data:
-                raise ConnectionError("Connection closed by server.")
-            parts = (rest + data).split(b"\r\n")
-            rest = parts.pop()
-            raw.extend(parts)
-        if len(raw) > n:  # more than asked for was received: keep it for the next read
-            rest = b"\r\n".join(raw[n:] + [rest])
-            del raw[n:]
-        self.rest = rest
-        return [_decode_line(line) for line in raw]
-
-    def scan_reply(self) -> tuple[int, list[bytes]] | RespError:
-        """SCAN's reply: (next cursor, keys); keys are read by length, so any bytes (CR LF too) are fine."""
-        buf = self.rest
-        while True:
-            try:
-                parsed, used = _parse_scan(buf)
-            except IndexError:  # incomplete: read more
-                data = self.sock.recv(1 << 18)
-                if not data:
-                    raise ConnectionError("Connection closed by server.") from None
-                buf += data
-                continue
-            self.rest = buf[used:]
-            return parsed
-
-
-def _parse_scan(buf: bytes) -> tuple[tuple[int, list[bytes]] | RespError, int]:
-    """Parse one SCAN reply at the start of `buf`: (value, bytes used). Raises IndexError when `buf` holds
-    only part of it, ConnectionError when it is not a SCAN reply."""
-    def line(pos: int) -> tuple[bytes, int]:
-        end = buf.find(b"\r\n", pos)
-        if end < 0:
-            raise IndexError
-        return buf[pos:end], end + 2
-
-    def bulk(pos: int) -> tuple[bytes, int]:
-        head, pos = line(pos)
-        if head[:1] != b"$":
-            raise ConnectionError(f"unexpected reply to SCAN: {head[:40]!r}")
-        end = pos + int(head[1:])
-        if len(buf) < end + 2:
-            raise IndexError
-        return buf[pos:end], end + 2
-
-    head, pos = line(0)
-    if head[:1] == b"-":
-        return RespError(head[1:].decode("utf-8", "replace")), pos
-    if head != b"*2":
-        raise ConnectionError(f"unexpected reply to SCAN: {head[:40]!r}")
-    cursor, pos = bulk(pos)
-    count, pos = line(pos)
-    if count[:1] != b"*":
-        raise ConnectionError(f"unexpected reply to SCAN: {count[:40]!r}")
-    keys = []
-    for _ in range(int(count[1:])):
-        key, pos = bulk(pos)
-        keys.append(key)
-    return (int(cursor), keys), pos
-
-
-def _decode_line(line: bytes) -> Any:
-    kind = line[:1]
-    if kind == b":":
-        return int(line[1:])
-    if kind == b"+":
-        return line[1:]
-    if kind == b"-":
-        return RespError(line[1:].decode("utf-8", "replace"))
-    if line == b"$-1":
-        return None
-    raise ConnectionError(f"unexpected reply from the server: {line[:40]!r}")
-
-
-class Pipe:
-    """Sends packed commands on one redis-py connection and reads exactly as many replies."""
-
-    def __init__(self, connection) -> None:
-        self.connection = connection
-        sock = getattr(connection, "_sock", None)
-        # redis-py keeps the connected socket in `_sock`; reading it directly is ~2× faster than its reader.
-        self.reader = RespReader(sock) if sock is not None and hasattr(sock, "recv") else None
-
-    def scan(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
-        """One SCAN call on this connection. Raises redis' NoPermissionError/ResponseError on an error reply."""
-        import redis
-
-        if self.reader is not None:
-            self.connection.send_packed_command([pack(b"SCAN", str(cursor).encode(), b"COUNT", str(count).encode())])
-            reply = self.reader.scan_reply()
-            if isinstance(reply, RespError):
-                text = str(reply)
-                cls = redis.exceptions.NoPermissionError if text.startswith("NOPERM") else redis.exceptions.ResponseError
-                raise cls(text.removeprefix("NOPERM ").strip())
-            return reply
-        self.connection.send_command("SCAN", cursor, "COUNT", count)
-        cur, keys = self.connection.read_response(disable_decoding=True)
-        return int(cur), [bytes(k) for k in keys]
-
-    def run(self, payload: list[bytes], replies: int) -> list[Any]:
-        self.connection.send_packed_command([b"".join(payload)])
-        if self.reader is not None:
-            return self.reader.lines(replies)
-        import redis
-
-        out: list[Any] = []
-        for _ in range(replies):
-            try:
-                out.append(self.connection.read_response(disable_decoding=True))
-            except redis.exceptions.ResponseError as e:  # an error reply belongs to its command
-                out.append(RespError(str(e)))
-        return out
-
-
-# --- aggregation --------------------------------------------------------------------------------------
-
-@dataclass
-class _Group:
-    prefix: bytes
-    kind: str
-    keys: int = 0
-    types: Counter = field(default_factory=Counter)
-    ttl_known: int = 0
-    no_ttl: int = 0
-    ttl_seen: int = 0
-    ttls: list[float] = field(default_factory=list)
-    memory_known: int = 0
-    memory_sum: int = 0
-    memory_sumsq: int = 0
-    memory_max: int = 0
-    elements_max: int | None = None
-    not_permitted: int = 0
-    vanished: int = 0
-    biggest: list[tuple[int, int, dict[str, Any]]] = field(default_factory=list)
-    #: The key with the most elements, kept even when smaller in bytes than the `biggest` ones.
-    by_elements: dict[str, Any] | None = None
-
-    def add_ttl(self, ttl_s: float, rng: random.Random) -> None:
-        self.ttl_seen += 1
-        if len(self.ttls) < TTL_RESERVOIR:
-            self.ttls.append(ttl_s)
-        else:
-            j = rng.randrange(self.ttl_seen)
-            if j < TTL_RESERVOIR:
-                self.ttls[j] = ttl_s
-
-
 def quantile(sorted_values: list[float], q: float) -> float:
     """Nearest-rank quantile (the smallest value with at least q of the values at or below it)."""
     if not sorted_values:
@@ -263,12 +87,74 @@ def ttl_summary(values: list[float]) -> dict[str, float] | None:
     return {"min": v[0], "p50": quantile(v, 0.5), "p90": quantile(v, 0.9), "max": v[-1]}
 
 
+@dataclass(eq=False)  # identity: groups are compared and hashed as objects
+class _Group:
+    prefix: bytes
+    kind: str
+    keys: int = 0
+    types: Counter = field(default_factory=Counter)
+    ttl_known: int = 0
+    no_ttl: int = 0
+    ttl_seen: int = 0
+    ttls_ms: list[int] = field(default_factory=list)
+    memory_known: int = 0
+    memory_sum: int = 0
+    memory_sumsq: int = 0
+    memory_max: int = 0
+    elements_max: int | None = None
+    not_permitted: int = 0
+    vanished: int = 0
+    biggest: list[tuple[int, int, dict[str, Any]]] = field(default_factory=list)
+    #: The key with the most elements, kept even when smaller in bytes than the `biggest` ones.
+    by_elements: dict[str, Any] | None = None
+    # algorithm L's state once the reservoir is full: W and the (1-based) position of the next TTL taken
+    _w: float = 0.0
+    _next: int = 0
+
+    def add_ttls(self, values: list[int], rng: random.Random) -> None:
+        """Offer TTLs (ms) to the reservoir: all are kept up to TTL_RESERVOIR, then a uniform sample."""
+        room = TTL_RESERVOIR - len(self.ttls_ms)
+        if room > 0:
+            self.ttls_ms.extend(values[:room])
+            self.ttl_seen += min(room, len(values))
+            values = values[room:]
+            if len(self.ttls_ms) == TTL_RESERVOIR:
+                self._w = math.exp(math.log(rng.random()) / TTL_RESERVOIR)
+                self._next = self.ttl_seen + int(math.log(rng.random()) / math.log(1 - self._w)) + 1
+        end = self.ttl_seen + len(values)
+        while values and self._next <= end:
+            self.ttls_ms[rng.randrange(TTL_RESERVOIR)] = values[self._next - self.ttl_seen - 1]
+            self._w *= math.exp(math.log(rng.random()) / TTL_RESERVOIR)
+            self._next += int(math.log(rng.random()) / math.log(1 - self._w)) + 1
+        self.ttl_seen = end
+
+
+@dataclass(eq=False)
+class _Batch:
+    """The keys of one SCAN call and, once read, their TYPE/PTTL/MEMORY USAGE replies (parallel lists)."""
+
+    keys: list[bytes]
+    want: tuple[str, ...]
+    types: list[Any] = field(default_factory=list)
+    pttls: list[Any] = field(default_factory=list)
+    mems: list[Any] = field(default_factory=list)
+    #: (index, length command) of the collections whose element count was asked for
+    asks: list[tuple[int, str]] = field(default_factory=list)
+    #: index → its group, and the biggest-key entries made from this batch
+    groups: dict[int, _Group] = field(default_factory=dict)
+    entries: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
 def _push(heap: list, size: int, entry: dict[str, Any], seq: int) -> None:
     item = (entry["memory_bytes"] or 0, seq, entry)
     if len(heap) < size:
         heapq.heappush(heap, item)
     elif item[0] > heap[0][0]:
         heapq.heapreplace(heap, item)
+
+
+def _type_name(t: Any) -> str:
+    return TYPE_NAMES.get(t) or (t.decode("ascii", "replace") if type(t) is bytes else "unknown")
 
 
 class KeyspaceSampler:
@@ -295,9 +181,10 @@ class KeyspaceSampler:
         if command not in self.refused:
             self.refused[command] = conn_mod.not_permitted(capability, command, error, self.target)
 
-    def _command_refused(self, reply: Any) -> bool:
+    @staticmethod
+    def _command_refused(reply: Any) -> bool:
         """An error reply that refuses the command itself (not one key)."""
-        if not isinstance(reply, RespError):
+        if type(reply) is not RespError:
             return False
         low = str(reply).lower()
         return "no permissions to run" in low or "unknown command" in low
@@ -325,81 +212,154 @@ class KeyspaceSampler:
         lim = self.limits
         t0 = self.clock()
         dbsize_before = self._dbsize()
-        seen: set[int] = set()
-        sampled = 0
-        cursor = 0
-        stopped_by = "complete"
-        scan_refused = False
+        sampled, stopped_by = 0, "complete"
         connection = self.client.connection_pool.get_connection()
         try:
             pipe = Pipe(connection)
-            while True:
-                try:
-                    cursor, keys = pipe.scan(cursor, lim.count)
-                except Exception as e:
-                    if conn_mod.is_not_permitted(e):
-                        self._refuse("the keyspace sample (key prefixes, TTLs, memory, big keys)", "SCAN", e)
-                        scan_refused = True
-                        stopped_by = "not permitted"
-                        break
+            pipe.send([scan_command(0, lim.count)])
+            try:
+                cursor, keys = pipe.read_scan()
+            except Exception as e:
+                if not conn_mod.is_not_permitted(e):
                     raise
-                cursor = int(cursor)
-                fresh = []
-                for k in keys:
-                    h = hash(k)
-                    if h not in seen:
-                        seen.add(h)
-                        fresh.append(bytes(k))
-                if not lim.full_scan and sampled + len(fresh) > lim.scan_max_keys:
-                    fresh = fresh[:lim.scan_max_keys - sampled]
-                if fresh:
-                    self._batch(pipe, fresh)
-                    sampled += len(fresh)
-                if cursor == 0:
-                    break
+                self._refuse("the keyspace sample (key prefixes, TTLs, memory, big keys)", "SCAN", e)
+                cursor, keys, stopped_by = 0, [], "not permitted"
+            seen: set[int] = set()
+            prev: _Batch | None = None
+            while True:
+                fresh = self._fresh(keys, seen)
                 if not lim.full_scan:
+                    fresh = fresh[:max(0, lim.scan_max_keys - sampled)]
+                sampled += len(fresh)
+                more = cursor != 0
+                if more and not lim.full_scan:
                     if sampled >= lim.scan_max_keys:
-                        stopped_by = "max_keys"
-                        break
-                    if self.clock() - t0 >= lim.scan_time_s:
-                        stopped_by = "time"
-                        break
+                        more, stopped_by = False, "max_keys"
+                    elif self.clock() - t0 >= lim.scan_time_s:
+                        more, stopped_by = False, "time"
+                batch = _Batch(fresh, tuple(c for c in PER_KEY if c not in self.refused)) if fresh else None
+                # One write: the previous batch's element counts, this batch's per-key commands, the next SCAN.
+                chunks = self._length_commands(prev) if prev else []
+                if batch and batch.want:
+                    chunks.append(self._per_key_payload(batch))
+                if more:
+                    chunks.append(scan_command(cursor, lim.count))
+                if chunks:
+                    pipe.send(chunks)
+                if prev:
+                    self._aggregate(prev)  # while the server works on what was just sent
+                    if prev.asks:
+                        self._apply_lengths(prev, pipe.read(len(prev.asks)))
+                if batch:
+                    self._read_batch(batch, pipe.read(len(batch.keys) * len(batch.want)) if batch.want else [])
+                if more:
+                    cursor, keys = pipe.read_scan()
+                prev = batch
+                if not more:
+                    break
+            if prev:
+                chunks = self._length_commands(prev)
+                if chunks:
+                    pipe.send(chunks)
+                self._aggregate(prev)
+                if prev.asks:
+                    self._apply_lengths(prev, pipe.read(len(prev.asks)))
         except BaseException:
-            # A half-read pipeline would desynchronise the connection: never give it back to the pool.
+            # Replies still in flight would desynchronise the connection: never give it back to the pool.
             connection.disconnect()
             raise
         finally:
             self.client.connection_pool.release(connection)
-        dbsize = self._dbsize()
-        elapsed = self.clock() - t0
-        section = {
-            "db": self.target.db, "dbsize": dbsize, "dbsize_before": dbsize_before,
+        return self._section(dbsize_before, sampled, stopped_by, self.clock() - t0), list(self.refused.values())
+
+    @staticmethod
+    def _fresh(keys: list[bytes], seen: set[int]) -> list[bytes]:
+        """`keys` without those SCAN already returned (possible while the hash table is resized)."""
+        hashes = list(map(hash, keys))
+        if seen.isdisjoint(hashes) and len(set(hashes)) == len(hashes):
+            seen.update(hashes)
+            return keys  # the usual case
+        fresh = []
+        for k, h in zip(keys, hashes, strict=True):
+            if h not in seen:
+                seen.add(h)
+                fresh.append(k)
+        return fresh
+
+    def _section(self, dbsize_before: int | None, sampled: int, stopped_by: str, elapsed: float) -> dict[str, Any]:
+        lim = self.limits
+        refused_scan = stopped_by == "not permitted"
+        return {
+            "db": self.target.db, "dbsize": self._dbsize(), "dbsize_before": dbsize_before,
             "keys_sampled": sampled, "complete": stopped_by == "complete", "full_scan": lim.full_scan,
             "stopped_by": stopped_by, "scan_time_s": round(elapsed, 3),
             "limits": {"scan_time_s": lim.scan_time_s, "scan_max_keys": lim.scan_max_keys},
             "count_hint": lim.count, "memory_samples": lim.memory_samples,
             "vanished_keys": self.vanished, "not_permitted_keys": self.not_permitted_keys,
-            "groups_capped": len(self.groups) > MAX_GROUPS,
+            "groups_capped": len(self.groups) >= MAX_GROUPS,
             "capabilities": {c: ("not permitted" if c in self.refused else "ok")
                              for c in ("SCAN", "TYPE", "PTTL", "MEMORY USAGE")},
-            "groups": [self._group_dict(g) for g in self._sorted_groups()],
+            "groups": [] if refused_scan else [self._group_dict(g) for g in sorted(
+                self.groups.values(), key=lambda g: (-g.memory_sum, -g.keys, g.prefix))],
             "biggest": [e for _, _, e in sorted(self.biggest, key=lambda x: (-x[0], x[1]))],
         }
-        if scan_refused:
-            section["groups"] = []
-        return section, list(self.refused.values())
 
-    def _sorted_groups(self) -> list[_Group]:
-        return sorted(self.groups.values(), key=lambda g: (-g.memory_sum, -g.keys, g.prefix))
+    # one batch: commands and replies -----------------------------------------------------------------------
+    def _per_key_payload(self, b: _Batch) -> bytes:
+        template = b"".join(PER_KEY[c] for c in b.want)
+        per = len(b.want)
+        # MEMORY USAGE is last in PER_KEY, so its SAMPLES value is the template's last argument.
+        samples = str(self.limits.memory_samples).encode()
+        tail = (len(samples), samples) if "MEMORY USAGE" in b.want else ()
+        return b"".join([template % ((len(k), k) * per + tail) for k in b.keys])
 
-    def _group(self, key: bytes) -> _Group:
-        # group_of depends only on the key without its last segment (its "head"): memoise on that, since
-        # most keys of a prefix share it (``cache::<id>``, ``key:<id>``).
-        cut = key.rfind(b"::")
-        head = (1, key[:cut]) if cut >= 0 else (0, key[:key.rfind(b":")] if b":" in key else None)
-        g = self.heads.get(head)
-        if g is not None:
-            return g
+    def _read_batch(self, b: _Batch, replies: list[Any]) -> None:
+        per = len(b.want)
+        none = [None] * len(b.keys)
+        cols = {c: replies[i::per] for i, c in enumerate(b.want)} if per else {}
+        for c, values in cols.items():
+            if RespError in set(map(type, values)):
+                cols[c] = self._drop_refused(c, values)
+        b.types, b.pttls, b.mems = cols.get("TYPE", none), cols.get("PTTL", none), cols.get("MEMORY USAGE", none)
+
+    def _drop_refused(self, command: str, values: list[Any]) -> list[Any]:
+        """Replies of one command for a batch: when the server refuses the command itself, record it and
+        return Nones; errors about single keys (ACL key patterns) stay."""
+        for v in values:
+            if self._command_refused(v):
+                self._refuse(CAPABILITY[command], command, v)
+                return [None] * len(values)
+        return values
+
+    def _length_commands(self, b: _Batch) -> list[bytes]:
+        """The element-count commands for the batch's collection keys (strings need none); sets b.asks."""
+        b.asks = [(i, LENGTH_COMMAND[t]) for i, t in enumerate(b.types)
+                  if t in LENGTH_COMMAND and LENGTH_COMMAND[t] not in self.refused]
+        return [pack(c.encode(), b.keys[i]) for i, c in b.asks]
+
+    def _apply_lengths(self, b: _Batch, replies: list[Any]) -> None:
+        for (i, command), n in zip(b.asks, replies, strict=True):
+            if type(n) is not int:
+                if self._command_refused(n):
+                    self._refuse(CAPABILITY["lengths"], command, n)
+                continue
+            g = b.groups.get(i)
+            if g is None:  # a key that vanished or was not permitted
+                continue
+            if g.elements_max is None or n > g.elements_max:
+                g.elements_max = n
+            entry = b.entries.get(i)
+            if entry is not None:
+                entry["elements"] = n
+            if g.by_elements is None or n > g.by_elements["elements"]:
+                g.by_elements = entry or self._entry(b, i, g)
+                g.by_elements["elements"] = n
+
+    # aggregation --------------------------------------------------------------------------------------------
+    def _group(self, key: bytes, head: tuple[int, bytes | None]) -> _Group:
+        """The group of `key`; `head` is the key without its last segment (and whether it was cut at ``::``):
+        group_of depends only on that, and most keys of a prefix share it (``cache::<id>``, ``key:<id>``),
+        so the answer is remembered per head."""
         prefix, kind = group_of(key)
         g = self.groups.get(prefix)
         if g is None:
@@ -412,104 +372,96 @@ class KeyspaceSampler:
             self.heads[head] = g
         return g
 
-    def _batch(self, pipe: Pipe, keys: list[bytes]) -> None:
-        want = tuple(c for c in PER_KEY if c not in self.refused)
-        template = b"".join(PER_KEY[c] for c in want)
-        samples = str(self.limits.memory_samples).encode()
-        per = len(want)
-        if not per:
-            rows = [(k, None, None, None) for k in keys]
-        else:
-            # MEMORY USAGE is last in PER_KEY, so its SAMPLES value is the template's last argument.
-            tail = (len(samples), samples) if "MEMORY USAGE" in want else ()
-            payload = [template % ((len(k), k) * per + tail) for k in keys]
-            replies = pipe.run(payload, per * len(keys))
-            cols = {c: replies[i::per] for i, c in enumerate(want)}
-            for c, values in cols.items():
-                if any(type(v) is RespError for v in values):
-                    cols[c] = self._drop_refused(c, values)
-            none = [None] * len(keys)
-            rows = list(zip(keys, cols.get("TYPE", none), cols.get("PTTL", none), cols.get("MEMORY USAGE", none),
-                            strict=True))
-        lengths = self._lengths(pipe, rows)
-        memory_refused = "MEMORY USAGE" in self.refused
-        for (k, t, pttl, mem), elements in zip(rows, lengths, strict=True):
-            self._add(k, t, pttl, mem, elements, memory_refused)
-
-    def _drop_refused(self, command: str, values: list[Any]) -> list[Any]:
-        """Replies of one command for a batch: when the server refuses the command itself, record it and
-        return Nones; errors about single keys (ACL key patterns) stay."""
-        for v in values:
-            if self._command_refused(v):
-                self._refuse(CAPABILITY[command], command, v)
-                return [None] * len(values)
-        return values
-
-    def _lengths(self, pipe: Pipe, rows: list[tuple]) -> list[int | None]:
-        """Element counts of the collection keys of a batch (one more pipeline; strings need none)."""
-        asks: list[tuple[int, str]] = []
-        for i, row in enumerate(rows):
-            t = row[1]
-            if t is not None and t != b"string" and type(t) is bytes:
-                command = LENGTH_COMMAND.get(t.decode("ascii", "replace"))
-                if command and command not in self.refused:
-                    asks.append((i, command))
-        out: list[int | None] = [None] * len(rows)
-        if not asks:
-            return out
-        replies = pipe.run([pack(c.encode(), rows[i][0]) for i, c in asks], len(asks))
-        for (i, command), reply in zip(asks, replies, strict=True):
-            if type(reply) is int:
-                out[i] = reply
-            elif self._command_refused(reply):
-                self._refuse(CAPABILITY["lengths"], command, reply)
-        return out
-
-    def _add(self, key: bytes, t: Any, pttl: Any, mem: Any, elements: int | None, memory_refused: bool) -> None:
-        g = self._group(key)
-        g.keys += 1
-        if type(t) is RespError or type(pttl) is RespError or type(mem) is RespError:
-            # ACL key patterns (~pattern) that do not cover this key: its name counts, nothing else.
-            self.not_permitted_keys += 1
-            g.not_permitted += 1
-            g.types["not permitted"] += 1
-            return
-        if t == b"none" or pttl == -2 or (mem is None and not memory_refused):
-            self.vanished += 1  # expired or deleted between SCAN and the lookup
-            g.vanished += 1
-            g.types["vanished"] += 1
-            return
-        type_name = TYPE_NAMES.get(t) or (t.decode("ascii", "replace") if type(t) is bytes else "unknown")
-        g.types[type_name] += 1
-        ttl_s = None
-        if pttl is not None:
-            g.ttl_known += 1
-            if pttl == -1:
-                g.no_ttl += 1
+    def _groups_of(self, keys: list[bytes]) -> list[tuple[_Group, list[int]]]:
+        """The batch's keys by group: [(group, indexes of its keys)]."""
+        heads, slow = self.heads, self._group
+        gs = []
+        for k in keys:
+            cut = k.rfind(b"::")
+            if cut >= 0:
+                head = (1, k[:cut])
             else:
-                ttl_s = round(pttl / 1000.0, 3)
-                g.add_ttl(ttl_s, self.rng)
-        if mem is not None:
-            g.memory_known += 1
-            g.memory_sum += mem
-            g.memory_sumsq += mem * mem
-            if mem > g.memory_max:
-                g.memory_max = mem
-        if elements is not None and (g.elements_max is None or elements > g.elements_max):
-            g.elements_max = elements
-        size = mem or 0
-        enters = (len(g.biggest) < BIGGEST_PER_GROUP or size > g.biggest[0][0]
-                  or len(self.biggest) < BIGGEST_OVERALL or size > self.biggest[0][0]
-                  or (elements is not None and (g.by_elements is None or elements > g.by_elements["elements"])))
-        if not enters:
+                cut = k.rfind(b":")
+                head = (0, k[:cut] if cut >= 0 else None)
+            gs.append(heads.get(head) or slow(k, head))
+        if gs and gs.count(gs[0]) == len(gs):
+            return [(gs[0], list(range(len(gs))))]  # the usual case: one prefix in the batch
+        by_group: dict[int, tuple[_Group, list[int]]] = {}
+        for i, g in enumerate(gs):
+            by_group.setdefault(id(g), (g, []))[1].append(i)
+        return list(by_group.values())
+
+    def _aggregate(self, b: _Batch) -> None:
+        memory_refused = "MEMORY USAGE" in self.refused
+        for g, idx in self._groups_of(b.keys):
+            self._add(g, b, idx, memory_refused)
+
+    def _add(self, g: _Group, b: _Batch, idx: list[int], memory_refused: bool) -> None:
+        """Adds the batch's keys at `idx` (all of one group) to the group."""
+        g.keys += len(idx)
+        if len(idx) == len(b.keys):
+            types, pttls, mems = b.types, b.pttls, b.mems
+        else:
+            types, pttls, mems = [b.types[i] for i in idx], [b.pttls[i] for i in idx], [b.mems[i] for i in idx]
+        kinds = set(map(type, types)) | set(map(type, pttls)) | set(map(type, mems))
+        if RespError in kinds or b"none" in types or -2 in pttls or (None in mems and not memory_refused):
+            # The rare path: keys outside the ACL user's key patterns (only their names count), and keys that
+            # expired or were deleted between SCAN and the lookup.
+            keep = []
+            for i, t, p, m in zip(idx, types, pttls, mems, strict=True):
+                if type(t) is RespError or type(p) is RespError or type(m) is RespError:
+                    self.not_permitted_keys += 1
+                    g.not_permitted += 1
+                    g.types["not permitted"] += 1
+                elif t == b"none" or p == -2 or (m is None and not memory_refused):
+                    self.vanished += 1
+                    g.vanished += 1
+                    g.types["vanished"] += 1
+                else:
+                    keep.append(i)
+            idx = keep
+            types, pttls, mems = [b.types[i] for i in idx], [b.pttls[i] for i in idx], [b.mems[i] for i in idx]
+        if not idx:
             return
-        self.seq += 1
-        entry = {"key": printable(key), "prefix": printable(g.prefix), "type": type_name, "memory_bytes": mem,
-                 "ttl_s": ttl_s, "elements": elements}
-        _push(g.biggest, BIGGEST_PER_GROUP, entry, self.seq)
-        _push(self.biggest, BIGGEST_OVERALL, entry, self.seq)
-        if elements is not None and (g.by_elements is None or elements > g.by_elements["elements"]):
-            g.by_elements = entry
+        for i in idx:
+            b.groups[i] = g
+        for t, c in Counter(types).items():
+            g.types[_type_name(t)] += c
+        if pttls[0] is not None:
+            g.ttl_known += len(pttls)
+            no_ttl = pttls.count(-1)
+            g.no_ttl += no_ttl
+            if no_ttl < len(pttls):
+                g.add_ttls([p for p in pttls if p >= 0], self.rng)
+        if mems[0] is not None:
+            g.memory_known += len(mems)
+            g.memory_sum += sum(mems)
+            g.memory_sumsq += sum([m * m for m in mems])
+            g.memory_max = max(g.memory_max, max(mems))
+        self._offer_biggest(g, b, idx, mems)
+
+    def _offer_biggest(self, g: _Group, b: _Batch, idx: list[int], mems: list[Any]) -> None:
+        """Offers the largest keys (by MEMORY USAGE) among `idx` to the group's and the overall lists."""
+        sizes = [m or 0 for m in mems]
+        floor = min(g.biggest[0][0] if len(g.biggest) >= BIGGEST_PER_GROUP else -1,
+                    self.biggest[0][0] if len(self.biggest) >= BIGGEST_OVERALL else -1)
+        top = heapq.nlargest(BIGGEST_OVERALL, range(len(idx)), key=sizes.__getitem__)
+        for j in sorted(j for j in top if sizes[j] > floor):
+            entry = self._entry(b, idx[j], g)
+            self.seq += 1
+            _push(g.biggest, BIGGEST_PER_GROUP, entry, self.seq)
+            _push(self.biggest, BIGGEST_OVERALL, entry, self.seq)
+
+    def _entry(self, b: _Batch, i: int, g: _Group) -> dict[str, Any]:
+        """The biggest-key record of key i of the batch (elements are filled in when their count arrives)."""
+        entry = b.entries.get(i)
+        if entry is None:
+            p = b.pttls[i]
+            entry = b.entries[i] = {
+                "key": printable(b.keys[i]), "prefix": printable(g.prefix), "type": _type_name(b.types[i]),
+                "memory_bytes": b.mems[i], "ttl_s": round(p / 1000.0, 3) if p is not None and p >= 0 else None,
+                "elements": None}
+        return entry
 
     def _group_dict(self, g: _Group) -> dict[str, Any]:
         prefix = printable(g.prefix)
@@ -521,7 +473,7 @@ class KeyspaceSampler:
             "spring_cache_name": spring_cache_name(prefix) if g.kind == "spring" else None,
             "keys_sampled": g.keys, "types": dict(g.types), "not_permitted_keys": g.not_permitted,
             "vanished_keys": g.vanished, "ttl_known": g.ttl_known, "no_ttl": g.no_ttl,
-            "ttl_s": ttl_summary(g.ttls), "ttl_sampled": g.ttl_seen,
+            "ttl_s": ttl_summary([ms / 1000.0 for ms in g.ttls_ms]), "ttl_sampled": g.ttl_seen,
             "memory_known": g.memory_known, "memory_sum_bytes": g.memory_sum,
             "memory_sumsq_bytes2": g.memory_sumsq, "memory_max_bytes": g.memory_max if g.memory_known else None,
             "elements_max": g.elements_max, "biggest": biggest,

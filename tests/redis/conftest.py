@@ -171,12 +171,7 @@ def redis_tls(tmp_path_factory):
     server = RedisServer(PORT_TLS, "--port", "0", "--tls-port", str(PORT_TLS),
                          "--tls-cert-file", str(certs["cert"]), "--tls-key-file", str(certs["key"]),
                          "--tls-ca-cert-file", str(certs["ca"]), "--tls-auth-clients", "no")
-    try:
-        server.start()
-    except RuntimeError as e:
-        if "TLS" in str(e) and "not" in str(e):
-            pytest.fail(f"this redis-server is built without TLS: {e}")
-        raise
+    server.start()  # Debian's redis-server is built with TLS; a build without it fails here with its log
     c = redis.Redis(host="127.0.0.1", port=PORT_TLS, ssl=True, ssl_ca_certs=str(certs["ca"]), protocol=2)
     c.set("t3:cache:tls::1", "v", ex=100)
     c.close()

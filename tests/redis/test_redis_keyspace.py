@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from analyzers.redis.keyspace import domain_total, fpc_z, group_stats, prefix_stats, wilson
 from analyzers.redis.names import group_of, is_variable, printable, spring_cache_name
-from analyzers.redis.scan import RespError, RespReader, _parse_scan, pack, quantile, ttl_summary
+from analyzers.redis.resp import RespError, RespReader, _parse_scan, pack
+from analyzers.redis.scan import quantile, ttl_summary
 
 
 @pytest.mark.parametrize("key, prefix, kind", [
@@ -163,3 +164,21 @@ def test_resp_reader_rejects_what_it_does_not_expect():
     with pytest.raises(ConnectionError):
         _parse_scan(b":1\r\n")
     assert pack(b"GET", b"k") == b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
+
+
+def test_ttl_reservoir_keeps_everything_then_a_uniform_sample():
+    import random as rnd
+
+    from analyzers.redis.scan import TTL_RESERVOIR, _Group
+    g = _Group(b"p:", "colon")
+    g.add_ttls(list(range(5000)), rnd.Random(1))
+    assert sorted(g.ttls_ms) == list(range(5000)) and g.ttl_seen == 5000
+    r = rnd.Random(2)
+    for start in range(5000, 200_000, 1000):  # batches, as the scan offers them
+        g.add_ttls(list(range(start, start + 1000)), r)
+    assert g.ttl_seen == 200_000 and len(g.ttls_ms) == TTL_RESERVOIR
+    kept = sorted(g.ttls_ms)
+    # uniform over 0..199,999: the deciles of the reservoir sit near 20,000 × k
+    for k in range(1, 10):
+        assert abs(kept[k * TTL_RESERVOIR // 10] - 20_000 * k) < 3_000  # 3 standard errors
+    assert len(set(kept)) == TTL_RESERVOIR  # sampled without replacement
