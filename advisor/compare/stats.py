@@ -58,7 +58,7 @@ def _clean(values: Sequence[float | None]) -> np.ndarray:
 
 
 def effect(before: Sequence[float | None], after: Sequence[float | None], absolute: bool = False,
-           seed: int = 1) -> Effect:
+           seed: int = 1, n_resamples: int = N_RESAMPLES) -> Effect:
     """The change from `before` to `after` (units' values), its interval and its test."""
     a, b = _clean(before), _clean(after)
     if not len(a) or not len(b):
@@ -70,12 +70,13 @@ def effect(before: Sequence[float | None], after: Sequence[float | None], absolu
         change = mb / ma - 1.0
     else:
         return Effect(ma, mb, None, None, None, len(a), len(b), absolute)
-    ci = _bootstrap(a, b, absolute, seed) if len(a) >= 2 and len(b) >= 2 else None
+    ci = _bootstrap(a, b, absolute, seed, n_resamples) if len(a) >= 2 and len(b) >= 2 else None
     p = _mann_whitney(a, b) if len(a) >= 2 and len(b) >= 2 else None
     return Effect(ma, mb, change, ci, p, len(a), len(b), absolute)
 
 
-def _bootstrap(a: np.ndarray, b: np.ndarray, absolute: bool, seed: int) -> tuple[float, float] | None:
+def _bootstrap(a: np.ndarray, b: np.ndarray, absolute: bool, seed: int,
+               n_resamples: int = N_RESAMPLES) -> tuple[float, float] | None:
     if np.ptp(a) == 0 and np.ptp(b) == 0:  # no spread: every resample gives the point value
         point = b[0] - a[0] if absolute else (b[0] / a[0] - 1.0 if a[0] else math.nan)
         return (float(point), float(point)) if math.isfinite(point) else None
@@ -88,7 +89,7 @@ def _bootstrap(a: np.ndarray, b: np.ndarray, absolute: bool, seed: int) -> tuple
             return my / mx - 1.0
 
     with np.errstate(divide="ignore", invalid="ignore"):  # a resample whose before-mean is 0: dropped below
-        res = sps.bootstrap((a, b), stat, n_resamples=N_RESAMPLES, method="percentile", vectorized=True,
+        res = sps.bootstrap((a, b), stat, n_resamples=n_resamples, method="percentile", vectorized=True,
                             confidence_level=0.95, rng=np.random.default_rng(seed))
     lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
     return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None

@@ -196,7 +196,7 @@ def test_bad_options_are_one_line(runs, tmp_path, args, words):
 
 
 def test_markdown_stays_under_the_comment_limit_and_html_escapes_names(tmp_path):
-    names = {f"GET /api/{'segment/' * 12}{i}/{{id}}": Endpoint(2, 20) for i in range(80)}
+    names = {f"GET /api/{'segment/' * 10}{i}/{{id}}": Endpoint(2, 20) for i in range(70)}
     names["GET /<script>alert(1)</script>|x"] = Endpoint(20, 20)
     before = make_run(tmp_path / "b", names, 8, seed=1, warmup_s=1.0)
     after = make_run(tmp_path / "a", names, 8, seed=2, warmup_s=1.0)
