@@ -206,6 +206,17 @@ RULES = (load001_generator_cpu, load002_lost_workers, load003_users_reached, loa
          load005_steady_state, load006_offered_rate)
 
 
+def check_thresholds(settings) -> None:
+    """ConfigError for an unknown name in [thresholds.load] or a value of the wrong kind — before a run, not
+    after it."""
+    from advisor.errors import ConfigError
+    known = {name: default for name, default, _ in THRESHOLDS}
+    for name in (settings.thresholds.get(AREA) or {}):
+        if name not in known:
+            raise ConfigError(f"threshold {AREA}.{name} does not exist (known: {', '.join(sorted(known))})")
+        settings.threshold(AREA, name, known[name])
+
+
 def evaluate(facts: RunFacts, threshold: Callable[[str, Any], Any] | None = None) -> dict[str, Any]:
     """{"valid": bool, "checks": [check, …]} for every LOAD rule; `threshold(name, default)` overrides."""
     th = threshold or (lambda name, default: default)

@@ -276,6 +276,9 @@ def run_loadtest(o: LoadOptions, settings=None, echo: Callable[[str], None] = pr
     echo: plain lines (start, summary); progress: a live-line callback (advisor.sampling.terminal_progress) or
     None for a line every 10 s through echo."""
     check_options(o)
+    if settings is not None:
+        from advisor.load.rules import check_thresholds
+        check_thresholds(settings)
     check_host(o.host)
     o.out.mkdir(parents=True, exist_ok=True)
     if not os.access(o.out, os.W_OK):
@@ -307,11 +310,13 @@ def run_loadtest(o: LoadOptions, settings=None, echo: Callable[[str], None] = pr
                             "--bind-port", str(port), "--connect-timeout-s", str(o.connect_timeout_s),
                             "--stop-timeout-s", str(o.stop_timeout_s), "--out", str(o.out.resolve()),
                             "--parent-pid", str(os.getpid())])
-        listening = _wait_listening(procs, o)
-        doc["workload"] = workload_fingerprint(o.locustfile, listening.get("user_classes", []))
+        # Workers start beside the master (their imports take as long as its): Locust's ZeroMQ socket delivers
+        # their "client_ready" once the master listens.
         for n in range(1, o.workers + 1):
             procs.start_worker(n, ["--locustfile", str(o.locustfile.resolve()), "--master-host", "127.0.0.1",
                                    "--master-port", str(port), "--parent-pid", str(os.getpid())])
+        listening = _wait_listening(procs, o)
+        doc["workload"] = workload_fingerprint(o.locustfile, listening.get("user_classes", []))
         echo(f"load: {o.users} users at {o.spawn_rate:g}/s for {o.duration_s:g} s against {redact_url(o.host)}, "
              f"{o.expect_workers} worker(s)" + (f"; sampling {sampler.headline()}" if sampler.flat else ""))
         interrupted = _drive(procs, o, sampler, echo, progress)

@@ -7,12 +7,14 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 from load.conftest import LENIENT, LOCUSTFILE
+from load.procsource import ProcSource
 from load.server import DelayServer, Route
 
 from advisor.cli import cli
 from advisor.compare import run_compare
 from advisor.config import build_settings
 from advisor.load.runner import LoadOptions, run_loadtest
+from advisor.load.stack import StackSampler
 
 PORT = 31011
 FAST, SLOW = "GET /fast", "GET /slow?id={id}"
@@ -31,7 +33,8 @@ def real_runs(tmp_path_factory):
             server.set_route("/slow", Route(slow_ms, sigma=0.2))
             opts = LoadOptions(locustfile=LOCUSTFILE, host=server.url, users=8, spawn_rate=8, duration_s=11,
                                out=base / name, workers=1, warmup_s=1)
-            doc, code = run_loadtest(opts, settings, echo=lambda _line: None)
+            doc, code = run_loadtest(opts, settings, echo=lambda _line: None,
+                                     sampler=StackSampler({"proc": [ProcSource()]}))
             assert code == 0, (name, doc["validity"])
             out[name] = base / name
     return out
@@ -83,7 +86,7 @@ def test_compare_html_opens_in_chromium_with_its_charts(improved):
         browser.close()
     assert page.errors == [], page.errors
     figures = {fid: (marks, width) for fid, marks, width in page.probe}
-    for fid in ("chart-curves", "chart-effect-p95_ms", "chart-over-time"):
+    for fid in ("chart-curves", "chart-effect-p95_ms", "chart-over-time", "chart-stack"):
         assert fid in figures, figures
         marks, width = figures[fid]
         assert marks > 10 and width > 200, (fid, figures[fid])

@@ -69,6 +69,18 @@ def test_bad_options_are_one_line(delay_server, tmp_path, args, words):
     assert words in _one_error_line(_cli(*base, *args))
 
 
+def test_bad_load_thresholds_are_refused_before_the_run(delay_server, tmp_path):
+    config = tmp_path / "perfadvisor.toml"
+    config.write_text("[thresholds.load]\ngenerator_cpu_max_pc = 80\n")
+    line = _one_error_line(_cli("loadtest", str(LOCUSTFILE), "--host", delay_server.url, "--config", str(config),
+                                "--out", str(tmp_path / "r")))
+    assert "load.generator_cpu_max_pc does not exist" in line
+    config.write_text("[thresholds.load]\nmin_achieved_share = 1.5\n")
+    assert "is a share" in _one_error_line(_cli("loadtest", str(LOCUSTFILE), "--host", delay_server.url,
+                                                "--config", str(config), "--out", str(tmp_path / "r")))
+    assert not (tmp_path / "r").exists()
+
+
 def test_missing_locustfile_and_existing_run_are_refused(delay_server, tmp_path):
     assert "not found" in _one_error_line(_cli("loadtest", str(tmp_path / "nope.py"), "--host", delay_server.url,
                                                "--out", str(tmp_path / "r")))
