@@ -26,11 +26,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import groupby, repeat
+from operator import mul
 from typing import Any
 
 from analyzers.redis import conn as conn_mod
 from analyzers.redis.names import MAX_GROUPS, OTHER_GROUP, group_of, printable, spring_cache_name
-from analyzers.redis.resp import Pipe, RespError, pack, scan_command
+from analyzers.redis.resp import Pipe, RespError, ScanReply, commands, pack, scan_command
 
 #: SCAN's COUNT hint: keys examined per call. Larger means fewer round trips; one batch's pipeline holds the
 #: server for about 1 ms per 1000 keys (benchmarks/redis_keyspace.py).
@@ -47,11 +49,12 @@ BIGGEST_PER_GROUP = 5
 BIGGEST_OVERALL = 20
 #: Element-count command per type (redis-cli --bigkeys uses the same).
 LENGTH_COMMAND = {b"hash": "HLEN", b"list": "LLEN", b"set": "SCARD", b"zset": "ZCARD", b"stream": "XLEN"}
-#: The per-key commands, packed as RESP2 templates (%d/%s: the key's length and the key; then SAMPLES' n).
+#: The per-key commands in RESP2: (what comes before the key, the decoder of their replies); MEMORY USAGE's
+#: SAMPLES argument follows the key.
 PER_KEY = {
-    "TYPE": b"*2\r\n$4\r\nTYPE\r\n$%d\r\n%s\r\n",
-    "PTTL": b"*2\r\n$4\r\nPTTL\r\n$%d\r\n%s\r\n",
-    "MEMORY USAGE": b"*5\r\n$6\r\nMEMORY\r\n$5\r\nUSAGE\r\n$%d\r\n%s\r\n$7\r\nSAMPLES\r\n$%d\r\n%s\r\n",
+    "TYPE": (b"*2\r\n$4\r\nTYPE\r\n", "simple"),
+    "PTTL": (b"*2\r\n$4\r\nPTTL\r\n", "int"),
+    "MEMORY USAGE": (b"*5\r\n$6\r\nMEMORY\r\n$5\r\nUSAGE\r\n", "int"),
 }
 #: What is missing when the server refuses a command.
 CAPABILITY = {"TYPE": "key types", "PTTL": "TTLs (keys without a TTL)",
@@ -135,14 +138,18 @@ class _Batch:
 
     keys: list[bytes]
     want: tuple[str, ...]
+    #: the SCAN reply's key section when `keys` are all of that reply's keys (resp.commands)
+    section: bytes | None = None
     types: list[Any] = field(default_factory=list)
     pttls: list[Any] = field(default_factory=list)
     mems: list[Any] = field(default_factory=list)
     #: (index, length command) of the collections whose element count was asked for
     asks: list[tuple[int, str]] = field(default_factory=list)
-    #: index → its group, and the biggest-key entries made from this batch
-    groups: dict[int, _Group] = field(default_factory=dict)
+    #: [(group, indexes of its keys)], and the biggest-key entries made from this batch (by index)
+    grouping: list[tuple[_Group, list[int]]] = field(default_factory=list)
     entries: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: keys left out of the aggregates (not permitted by ACL key patterns, or vanished)
+    skipped: set[int] = field(default_factory=set)
 
 
 def _push(heap: list, size: int, entry: dict[str, Any], seq: int) -> None:
@@ -168,7 +175,8 @@ class KeyspaceSampler:
         self.limits = limits
         self.clock = clock
         self.groups: dict[bytes, _Group] = {}
-        self.heads: dict[tuple[int, bytes | None], _Group] = {}
+        self.heads: dict[int, dict[bytes, _Group]] = {0: {}, 1: {}, 2: {}}
+        self.cached_heads = 0
         self.biggest: list = []
         self.refused: dict[str, dict[str, Any]] = {}
         self.rng = random.Random(0)
@@ -218,42 +226,45 @@ class KeyspaceSampler:
             pipe = Pipe(connection)
             pipe.send([scan_command(0, lim.count)])
             try:
-                cursor, keys = pipe.read_scan()
+                reply = pipe.read_scan()
             except Exception as e:
                 if not conn_mod.is_not_permitted(e):
                     raise
                 self._refuse("the keyspace sample (key prefixes, TTLs, memory, big keys)", "SCAN", e)
-                cursor, keys, stopped_by = 0, [], "not permitted"
+                reply, stopped_by = ScanReply(0, []), "not permitted"
             seen: set[int] = set()
             prev: _Batch | None = None
             while True:
-                fresh = self._fresh(keys, seen)
+                fresh = self._fresh(reply.keys, seen)
                 if not lim.full_scan:
                     fresh = fresh[:max(0, lim.scan_max_keys - sampled)]
                 sampled += len(fresh)
-                more = cursor != 0
+                more = reply.cursor != 0
                 if more and not lim.full_scan:
                     if sampled >= lim.scan_max_keys:
                         more, stopped_by = False, "max_keys"
                     elif self.clock() - t0 >= lim.scan_time_s:
                         more, stopped_by = False, "time"
-                batch = _Batch(fresh, tuple(c for c in PER_KEY if c not in self.refused)) if fresh else None
+                batch = None
+                if fresh:
+                    batch = _Batch(fresh, tuple(c for c in PER_KEY if c not in self.refused),
+                                   reply.section if fresh is reply.keys else None)
                 # One write: the previous batch's element counts, this batch's per-key commands, the next SCAN.
                 chunks = self._length_commands(prev) if prev else []
-                if batch and batch.want:
-                    chunks.append(self._per_key_payload(batch))
+                if batch:
+                    chunks += self._per_key_commands(batch)
                 if more:
-                    chunks.append(scan_command(cursor, lim.count))
+                    chunks.append(scan_command(reply.cursor, lim.count))
                 if chunks:
                     pipe.send(chunks)
                 if prev:
                     self._aggregate(prev)  # while the server works on what was just sent
                     if prev.asks:
-                        self._apply_lengths(prev, pipe.read(len(prev.asks)))
+                        self._apply_lengths(prev, pipe.read(len(prev.asks), "int"))
                 if batch:
-                    self._read_batch(batch, pipe.read(len(batch.keys) * len(batch.want)) if batch.want else [])
+                    self._read_batch(batch, pipe)
                 if more:
-                    cursor, keys = pipe.read_scan()
+                    reply = pipe.read_scan()
                 prev = batch
                 if not more:
                     break
@@ -263,7 +274,7 @@ class KeyspaceSampler:
                     pipe.send(chunks)
                 self._aggregate(prev)
                 if prev.asks:
-                    self._apply_lengths(prev, pipe.read(len(prev.asks)))
+                    self._apply_lengths(prev, pipe.read(len(prev.asks), "int"))
         except BaseException:
             # Replies still in flight would desynchronise the connection: never give it back to the pool.
             connection.disconnect()
@@ -305,21 +316,18 @@ class KeyspaceSampler:
         }
 
     # one batch: commands and replies -----------------------------------------------------------------------
-    def _per_key_payload(self, b: _Batch) -> bytes:
-        template = b"".join(PER_KEY[c] for c in b.want)
-        per = len(b.want)
-        # MEMORY USAGE is last in PER_KEY, so its SAMPLES value is the template's last argument.
+    def _per_key_commands(self, b: _Batch) -> list[bytes]:
+        """TYPE of every key, then PTTL of every key, then MEMORY USAGE of every key (those not refused)."""
         samples = str(self.limits.memory_samples).encode()
-        tail = (len(samples), samples) if "MEMORY USAGE" in b.want else ()
-        return b"".join([template % ((len(k), k) * per + tail) for k in b.keys])
+        suffix = {"MEMORY USAGE": b"$7\r\nSAMPLES\r\n$%d\r\n%s\r\n" % (len(samples), samples)}
+        return [commands(PER_KEY[c][0], b.keys, suffix.get(c, b""), b.section) for c in b.want]
 
-    def _read_batch(self, b: _Batch, replies: list[Any]) -> None:
-        per = len(b.want)
+    def _read_batch(self, b: _Batch, pipe: Pipe) -> None:
         none = [None] * len(b.keys)
-        cols = {c: replies[i::per] for i, c in enumerate(b.want)} if per else {}
-        for c, values in cols.items():
-            if RespError in set(map(type, values)):
-                cols[c] = self._drop_refused(c, values)
+        cols = {}
+        for c in b.want:
+            values = pipe.read(len(b.keys), PER_KEY[c][1])
+            cols[c] = self._drop_refused(c, values) if RespError in set(map(type, values)) else values
         b.types, b.pttls, b.mems = cols.get("TYPE", none), cols.get("PTTL", none), cols.get("MEMORY USAGE", none)
 
     def _drop_refused(self, command: str, values: list[Any]) -> list[Any]:
@@ -338,13 +346,14 @@ class KeyspaceSampler:
         return [pack(c.encode(), b.keys[i]) for i, c in b.asks]
 
     def _apply_lengths(self, b: _Batch, replies: list[Any]) -> None:
+        group_at = {i: g for g, idx in b.grouping for i in idx}
         for (i, command), n in zip(b.asks, replies, strict=True):
             if type(n) is not int:
                 if self._command_refused(n):
                     self._refuse(CAPABILITY["lengths"], command, n)
                 continue
-            g = b.groups.get(i)
-            if g is None:  # a key that vanished or was not permitted
+            g = group_at.get(i)
+            if g is None or i in b.skipped:  # a key that vanished or was not permitted
                 continue
             if g.elements_max is None or n > g.elements_max:
                 g.elements_max = n
@@ -356,44 +365,69 @@ class KeyspaceSampler:
                 g.by_elements["elements"] = n
 
     # aggregation --------------------------------------------------------------------------------------------
-    def _group(self, key: bytes, head: tuple[int, bytes | None]) -> _Group:
-        """The group of `key`; `head` is the key without its last segment (and whether it was cut at ``::``):
-        group_of depends only on that, and most keys of a prefix share it (``cache::<id>``, ``key:<id>``),
-        so the answer is remembered per head."""
-        prefix, kind = group_of(key)
+    def _group(self, key: bytes, kind: int, head: bytes) -> _Group:
+        """The group of `key`, whose head (the key without its last segment) is `head`: cut at ``::``
+        (kind 1), at ``:`` (kind 0), or no ``:`` (kind 2, head b""). group_of depends only on that, and most
+        keys of a prefix share it (``cache::<id>``, ``key:<id>``), so the answer is remembered per head."""
+        prefix, group_kind = group_of(key)
         g = self.groups.get(prefix)
         if g is None:
             if len(self.groups) >= MAX_GROUPS:
-                prefix, kind = OTHER_GROUP.encode(), "other"
+                prefix, group_kind = OTHER_GROUP.encode(), "other"
                 g = self.groups.get(prefix)
             if g is None:
-                g = self.groups[prefix] = _Group(prefix, kind)
-        if len(self.heads) < HEAD_CACHE:
-            self.heads[head] = g
+                g = self.groups[prefix] = _Group(prefix, group_kind)
+        if self.cached_heads < HEAD_CACHE:
+            self.heads[kind][head] = g
+            self.cached_heads += 1
         return g
 
     def _groups_of(self, keys: list[bytes]) -> list[tuple[_Group, list[int]]]:
-        """The batch's keys by group: [(group, indexes of its keys)]."""
-        heads, slow = self.heads, self._group
-        gs = []
-        for k in keys:
+        """The batch's keys by group: [(group, indexes of its keys)]. Whole-batch C loops (map, zip, sort,
+        groupby) when all keys are of one form (all ``…::…``, or all with ``:``), else key by key."""
+        cuts = list(map(bytes.rfind, keys, repeat(b"::")))
+        kind: int | None = 1
+        if min(cuts) < 0:
+            kind = None
+            if max(cuts) < 0:
+                cuts = list(map(bytes.rfind, keys, repeat(b":")))
+                kind = 0 if min(cuts) >= 0 else None
+        if kind is None:
+            return self._groups_key_by_key(keys)
+        head = keys[0][:cuts[0]]
+        if cuts.count(cuts[0]) == len(keys) and all(map(bytes.startswith, keys, repeat(head))):
+            # the usual case: one head for the whole batch (``cache::<id>``, ``key:<id>``)
+            g = self.heads[kind].get(head) or self._group(keys[0], kind, head)
+            return [(g, list(range(len(keys))))]
+        heads = list(map(bytes.__getitem__, keys, map(slice, cuts)))
+        cache, slow = self.heads[kind], self._group
+        key_of = dict(zip(heads, keys, strict=True))  # a key per head: the group depends only on the head
+        of_head = {h: cache.get(h) or slow(k, kind, h) for h, k in key_of.items()}
+        if len(of_head) == 1:
+            return [(next(iter(of_head.values())), list(range(len(keys))))]
+        by_group: dict[int, tuple[_Group, list[int]]] = {}
+        for h, idx in groupby(sorted(range(len(keys)), key=heads.__getitem__), key=heads.__getitem__):
+            g = of_head[h]
+            by_group.setdefault(id(g), (g, []))[1].extend(idx)
+        return list(by_group.values())
+
+    def _groups_key_by_key(self, keys: list[bytes]) -> list[tuple[_Group, list[int]]]:
+        by_group: dict[int, tuple[_Group, list[int]]] = {}
+        for i, k in enumerate(keys):
             cut = k.rfind(b"::")
             if cut >= 0:
-                head = (1, k[:cut])
+                kind, head = 1, k[:cut]
             else:
                 cut = k.rfind(b":")
-                head = (0, k[:cut] if cut >= 0 else None)
-            gs.append(heads.get(head) or slow(k, head))
-        if gs and gs.count(gs[0]) == len(gs):
-            return [(gs[0], list(range(len(gs))))]  # the usual case: one prefix in the batch
-        by_group: dict[int, tuple[_Group, list[int]]] = {}
-        for i, g in enumerate(gs):
+                kind, head = (0, k[:cut]) if cut >= 0 else (2, b"")
+            g = self.heads[kind].get(head) or self._group(k, kind, head)
             by_group.setdefault(id(g), (g, []))[1].append(i)
         return list(by_group.values())
 
     def _aggregate(self, b: _Batch) -> None:
         memory_refused = "MEMORY USAGE" in self.refused
-        for g, idx in self._groups_of(b.keys):
+        b.grouping = self._groups_of(b.keys)
+        for g, idx in b.grouping:
             self._add(g, b, idx, memory_refused)
 
     def _add(self, g: _Group, b: _Batch, idx: list[int], memory_refused: bool) -> None:
@@ -419,12 +453,12 @@ class KeyspaceSampler:
                     g.types["vanished"] += 1
                 else:
                     keep.append(i)
+                    continue
+                b.skipped.add(i)
             idx = keep
             types, pttls, mems = [b.types[i] for i in idx], [b.pttls[i] for i in idx], [b.mems[i] for i in idx]
         if not idx:
             return
-        for i in idx:
-            b.groups[i] = g
         for t, c in Counter(types).items():
             g.types[_type_name(t)] += c
         if pttls[0] is not None:
@@ -436,15 +470,17 @@ class KeyspaceSampler:
         if mems[0] is not None:
             g.memory_known += len(mems)
             g.memory_sum += sum(mems)
-            g.memory_sumsq += sum([m * m for m in mems])
+            g.memory_sumsq += sum(map(mul, mems, mems))
             g.memory_max = max(g.memory_max, max(mems))
         self._offer_biggest(g, b, idx, mems)
 
     def _offer_biggest(self, g: _Group, b: _Batch, idx: list[int], mems: list[Any]) -> None:
         """Offers the largest keys (by MEMORY USAGE) among `idx` to the group's and the overall lists."""
-        sizes = [m or 0 for m in mems]
+        sizes = mems if mems[0] is not None else [0] * len(mems)
         floor = min(g.biggest[0][0] if len(g.biggest) >= BIGGEST_PER_GROUP else -1,
                     self.biggest[0][0] if len(self.biggest) >= BIGGEST_OVERALL else -1)
+        if max(sizes) <= floor:
+            return  # the usual case once the lists are full: nothing in this batch is bigger
         top = heapq.nlargest(BIGGEST_OVERALL, range(len(idx)), key=sizes.__getitem__)
         for j in sorted(j for j in top if sizes[j] > floor):
             entry = self._entry(b, idx[j], g)

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from analyzers.redis.keyspace import domain_total, fpc_z, group_stats, prefix_stats, wilson
 from analyzers.redis.names import group_of, is_variable, printable, spring_cache_name
-from analyzers.redis.resp import RespError, RespReader, _parse_scan, pack
 from analyzers.redis.scan import quantile, ttl_summary
 
 
@@ -133,39 +132,6 @@ def test_quantiles():
     assert ttl_summary([]) is None and ttl_summary([3.0]) == {"min": 3.0, "p50": 3.0, "p90": 3.0, "max": 3.0}
 
 
-class _Sock:
-    """A socket that hands out the given bytes in small pieces (replies split across reads)."""
-
-    def __init__(self, data: bytes, piece: int) -> None:
-        self.data, self.piece = data, piece
-
-    def recv(self, _n: int) -> bytes:
-        out, self.data = self.data[:self.piece], self.data[self.piece:]
-        return out
-
-
-@pytest.mark.parametrize("piece", [1, 3, 7, 1 << 16])
-def test_resp_reader_lines_and_scan_replies_split_anywhere(piece):
-    keys = [b"a", b"bin\r\n\x00key", b"", b"x" * 300]
-    scan = b"*2\r\n$2\r\n17\r\n*%d\r\n" % len(keys) + b"".join(b"$%d\r\n%s\r\n" % (len(k), k) for k in keys)
-    lines = b"+string\r\n:-1\r\n:168\r\n$-1\r\n-NOPERM no permissions to access one of the keys\r\n"
-    r = RespReader(_Sock(scan + lines + b"-NOPERM this user has no permissions to run the 'scan' command\r\n", piece))
-    assert r.scan_reply() == (17, keys)
-    got = r.lines(5)
-    assert got[:4] == [b"string", -1, 168, None] and isinstance(got[4], RespError)
-    assert isinstance(r.scan_reply(), RespError)
-
-
-def test_resp_reader_rejects_what_it_does_not_expect():
-    with pytest.raises(ConnectionError):
-        RespReader(_Sock(b"$3\r\nabc\r\n", 100)).lines(1)
-    with pytest.raises(ConnectionError):
-        RespReader(_Sock(b"", 100)).lines(1)
-    with pytest.raises(ConnectionError):
-        _parse_scan(b":1\r\n")
-    assert pack(b"GET", b"k") == b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
-
-
 def test_ttl_reservoir_keeps_everything_then_a_uniform_sample():
     import random as rnd
 
@@ -182,3 +148,22 @@ def test_ttl_reservoir_keeps_everything_then_a_uniform_sample():
     for k in range(1, 10):
         assert abs(kept[k * TTL_RESERVOIR // 10] - 20_000 * k) < 3_000  # 3 standard errors
     assert len(set(kept)) == TTL_RESERVOIR  # sampled without replacement
+
+
+KEY = st.one_of(st.binary(max_size=20), st.builds(lambda a, b: a + b"::" + b, st.binary(max_size=8), st.binary(max_size=8)),
+                st.builds(lambda a, n: a + b":%d" % n, st.sampled_from([b"user", b"x:cache", b"a:b:c:d"]),
+                          st.integers(0, 10**6)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(KEY, min_size=1, max_size=40))
+def test_batch_grouping_matches_group_of(keys):
+    from analyzers.redis import conn
+    from analyzers.redis.scan import KeyspaceSampler, Limits
+    sampler = KeyspaceSampler(None, conn.parse_target("redis://127.0.0.1:1/0"), Limits())
+    got = {}
+    for g, idx in sampler._groups_of(keys):
+        for i in idx:
+            assert i not in got
+            got[i] = g.prefix
+    assert got == {i: group_of(k)[0] for i, k in enumerate(keys)}
