@@ -116,6 +116,10 @@ def _code(text: str) -> str:
     return f"`{t}`"
 
 
+def _endpoint_md(key: str) -> str:
+    return "All requests" if key == OVERALL else _code(key)
+
+
 def render_markdown(doc: dict[str, Any], headline: str) -> str:
     """compare.md: headline, the p95 table, SLOs, then each endpoint's metrics in a collapsed block."""
     s = doc["settings"]
@@ -147,20 +151,20 @@ def render_markdown(doc: dict[str, Any], headline: str) -> str:
     failing_first = sorted(doc["slo"], key=lambda r: (r["after_met"] is not False, r["before_met"] is not False))
     for r in failing_first[:MD_MAX_TABLE_ROWS]:
         target = fmt_value(r["metric"], r["target"])
-        lines.append(f"| {_code(r['endpoint'])} | {r['metric']} < {target} | "
+        lines.append(f"| {_endpoint_md(r['endpoint'])} | {r['metric']} < {target} | "
                      f"{fmt_value(r['metric'], r['before'])} {mark[r['before_met']]} | "
                      f"{fmt_value(r['metric'], r['after'])} {mark[r['after_met']]} |")
     for a in doc["apdex"][:MD_MAX_TABLE_ROWS]:
         b = "–" if a["before"] is None else f"{a['before']:.3f}"
         af = "–" if a["after"] is None else f"{a['after']:.3f}"
-        lines.append(f"| {_code(a['endpoint'])} | Apdex (T = {a['t_ms']:g} ms) | {b} | {af} |")
+        lines.append(f"| {_endpoint_md(a['endpoint'])} | Apdex (T = {a['t_ms']:g} ms) | {b} | {af} |")
     if len(doc["slo"]) > MD_MAX_TABLE_ROWS or len(doc["apdex"]) > MD_MAX_TABLE_ROWS:
         lines.append("\n_More objectives in compare.html._")
     lines += ["", "</details>", ""]
     head = "\n".join(lines)
     details = []
     for row in ranked:
-        block = [f"<details><summary>{_code(row['key'])}: {VERDICT_WORDS.get(row['verdict'], row['verdict'])}"
+        block = [f"<details><summary>{_endpoint_md(row['key'])}: {VERDICT_WORDS.get(row['verdict'], row['verdict'])}"
                  "</summary>", "",
                  f"Requests {row['requests_before']:,} → {row['requests_after']:,}"
                  + (f" · batches of {row['batch_s']} s" if row.get("batch_s") else ""), "",

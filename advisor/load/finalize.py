@@ -24,38 +24,62 @@ from advisor.load import rundir as rd
 SUMMARY_PERCENTILES = (50, 90, 95, 99, 99.9)
 
 
-def _read_parts(path: Path) -> tuple[dict[int, dict[str, dict[str, Any]]], list[dict[str, Any]], int,
-                                     dict[str, int]]:
-    """(second → endpoint → {"method","name","n_ok","n_fail","ok":[b64…],"fail":[b64…]}, process rows, clamped,
-    requests per worker)."""
-    seconds: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
-    processes: list[dict[str, Any]] = []
-    by_worker: dict[str, int] = defaultdict(int)
-    clamped = 0
-    if not path.exists():
-        return seconds, processes, clamped, by_worker
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                msg = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a killed master; the others are whole
-            clamped += int(msg.get("clamped") or 0)
-            for sec, endpoints in (msg.get("seconds") or {}).items():
-                per = seconds[int(sec)]
-                for key, e in endpoints.items():
-                    row = per.setdefault(key, {"method": e["method"], "name": e["name"], "n_ok": 0, "n_fail": 0,
-                                               "ok": [], "fail": []})
-                    row["n_ok"] += int(e["n_ok"])
-                    row["n_fail"] += int(e["n_fail"])
-                    by_worker[f"worker-{msg.get('worker', 0) + 1}"] += int(e["n_ok"]) + int(e["n_fail"])
-                    for kind in ("ok", "fail"):
-                        if e.get(kind):
-                            row[kind].append(e[kind])
-            proc = msg.get("process")
-            if proc:
-                processes.append({"process": f"worker-{msg.get('worker', 0) + 1}", **proc})
-    return seconds, processes, clamped, by_worker
+class _Parts:
+    """parts.jsonl, read in two passes so that memory stays small however long the run: the first pass indexes
+    which lines hold which second (and keeps the per-process rows and counts); `second(s)` then re-reads just
+    those lines. Lines may arrive in any order (a slow worker, several hosts)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.index: dict[int, list[int]] = defaultdict(list)
+        self.processes: list[dict[str, Any]] = []
+        self.by_worker: dict[str, int] = defaultdict(int)
+        self.clamped = 0
+        self._cache: dict[int, dict[str, Any]] = {}
+        if not path.exists():
+            return
+        with path.open("rb") as fh:
+            while True:
+                offset = fh.tell()
+                line = fh.readline()
+                if not line:
+                    break
+                try:
+                    msg = json.loads(line)
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    continue  # a line cut by a killed master; the others are whole
+                worker = f"worker-{msg.get('worker', 0) + 1}"
+                self.clamped += int(msg.get("clamped") or 0)
+                for sec, endpoints in (msg.get("seconds") or {}).items():
+                    self.index[int(sec)].append(offset)
+                    self.by_worker[worker] += sum(int(e["n_ok"]) + int(e["n_fail"]) for e in endpoints.values())
+                if msg.get("process"):
+                    self.processes.append({"process": worker, **msg["process"]})
+
+    def _line(self, fh, offset: int) -> dict[str, Any]:
+        if offset not in self._cache:
+            if len(self._cache) > 256:
+                self._cache.clear()
+            fh.seek(offset)
+            self._cache[offset] = json.loads(fh.readline())
+        return self._cache[offset]
+
+    def seconds(self) -> list[int]:
+        return sorted(self.index)
+
+    def second(self, fh, sec: int) -> dict[str, dict[str, Any]]:
+        """endpoint → {"method", "name", "n_ok", "n_fail", "ok": [b64…], "fail": [b64…]} over every worker."""
+        per: dict[str, dict[str, Any]] = {}
+        for offset in self.index.get(sec, []):
+            for key, e in self._line(fh, offset)["seconds"][str(sec)].items():
+                row = per.setdefault(key, {"method": e["method"], "name": e["name"], "n_ok": 0, "n_fail": 0,
+                                           "ok": [], "fail": []})
+                row["n_ok"] += int(e["n_ok"])
+                row["n_fail"] += int(e["n_fail"])
+                for kind in ("ok", "fail"):
+                    if e.get(kind):
+                        row[kind].append(e[kind])
+        return per
 
 
 def steady_window(t0: float, spawn_complete_at: float | None, stop_at: float, warmup_s: float
@@ -104,7 +128,8 @@ def finalize(run_dir: Path, warmup_s: float, threshold: Callable[[str, Any], Any
         raise InputFileError(f"{master_path}: missing; the Locust master ended before writing its facts "
                              f"(see {run_dir / rd.LOGS_DIR / 'master.log'})")
     m = json.loads(master_path.read_text(encoding="utf-8"))
-    seconds, processes, clamped, by_worker = _read_parts(run_dir / rd.PARTS_JSONL)
+    parts = _Parts(run_dir / rd.PARTS_JSONL)
+    processes, clamped, by_worker = parts.processes, parts.clamped, parts.by_worker
     t0 = float(m["t0"])
     base = math.floor(t0)
     start, end = steady_window(t0, m.get("spawn_complete_at"), float(m["stop_at"]), warmup_s)
@@ -121,13 +146,14 @@ def finalize(run_dir: Path, warmup_s: float, threshold: Callable[[str, Any], Any
                          "n_ok": 0, "n_fail": 0}
         return totals[k]
 
+    raw = (run_dir / rd.PARTS_JSONL).open("rb") if (run_dir / rd.PARTS_JSONL).exists() else None
     with (run_dir / rd.WINDOWS_JSONL).open("w", encoding="utf-8") as out:
-        for sec in sorted(seconds):
+        for sec in parts.seconds():
             steady = start is not None and start <= sec < end
             line_endpoints = {}
             all_ok = hg.new_histogram()
             n_ok_all = n_fail_all = 0
-            for key, e in sorted(seconds[sec].items()):
+            for key, e in sorted(parts.second(raw, sec).items()):
                 ok = hg.merge(hg.decode(x) for x in e["ok"])
                 fail = hg.merge(hg.decode(x) for x in e["fail"])
                 line_endpoints[key] = {"method": e["method"], "name": e["name"], "n_ok": e["n_ok"],
@@ -157,6 +183,8 @@ def finalize(run_dir: Path, warmup_s: float, threshold: Callable[[str, Any], Any
                                 "p95_ms": hg.percentile_ms(all_ok, 95), "p99_ms": hg.percentile_ms(all_ok, 99),
                                 "steady": int(steady)})
 
+    if raw:
+        raw.close()
     steady_s = float(end - start) if start is not None else 0.0
     whole_s = max(1e-9, float(m["stop_at"]) - t0)
     hist_doc: dict[str, Any] = {"unit": "us", "lowest_us": hg.LOWEST_US, "highest_us": hg.HIGHEST_US,

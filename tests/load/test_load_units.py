@@ -174,3 +174,39 @@ def test_run_json_reader_raises_one_error_kind(tmp_path_factory, text):
     except InputFileError:
         return
     assert doc["status"] in ("complete", "interrupted")
+
+
+def _raw_run(d, order):
+    """parts.jsonl from two workers' recorders (lines in the given order) and a master.json."""
+    from advisor.load import rundir as rdm
+    t0 = 1_700_000_000.0
+    lines = []
+    rnd = random.Random(4)
+    for w in range(2):
+        rec = Recorder()
+        for sec in range(12):
+            for _ in range(50):
+                rec.record("GET", "/x", rnd.lognormvariate(3, 0.5), rnd.random() < 0.02, t0 + sec + rnd.random())
+            lines.append(json.dumps({"worker": w, **message(rec, t0 + sec + 1, {"at": t0 + sec + 1, "cpu_percent": 5.0,
+                                                                               "rss_bytes": 1, "lag_ms_mean": 0.1,
+                                                                               "host": "h", "pid": w}, False)}))
+    (d / rdm.PARTS_JSONL).write_text("\n".join(order(lines)) + "\n")
+    (d / rdm.MASTER_JSON).write_text(json.dumps({
+        "t0": t0, "spawn_complete_at": t0 + 1, "stop_at": t0 + 12.5, "users_target": 4, "expect_workers": 2,
+        "workers_at_start": 2, "lost": [], "users": [[t0 + s, 4] for s in range(13)], "master_process": [],
+        "locust": {"entries": [], "total": {}}}))
+
+
+def test_finalize_does_not_depend_on_the_order_of_worker_messages(tmp_path):
+    from advisor.load.finalize import finalize
+    results = []
+    for name, order in (("ordered", list), ("shuffled", lambda xs: random.Random(1).sample(xs, len(xs)))):
+        d = tmp_path / name
+        d.mkdir()
+        _raw_run(d, order)
+        facts = finalize(d, 1.0)
+        windows = (d / rd.WINDOWS_JSONL).read_text()
+        results.append((facts["results"], facts["steady_state"], windows))
+        assert facts["results"]["requests_by_worker"] == {"worker-1": 600, "worker-2": 600}
+        assert facts["results"]["whole_run"]["overall"]["requests"] == 1200
+    assert results[0] == results[1]
