@@ -140,7 +140,8 @@ def compare(before, after, out_dir, threshold, alpha, slos, force, seed, quiet) 
     """Compare two load runs (or two directories of replicate runs): per endpoint p50/p95/p99, throughput and
     error rate with bootstrap 95% intervals, Mann-Whitney tests with Holm correction, verdicts, SLOs and Apdex.
 
-    Exit codes: 0 no significant regression, 1 a significant regression (for CI), 2 bad input."""
+    Exit codes: 0 no significant regression, 1 a significant regression (for CI), 2 bad input: unreadable,
+    half-written or mismatched runs, or a side without a valid run (the reports are written; no verdicts)."""
     from advisor.compare import run_compare
     from advisor.errors import PerfadvisorError
 

@@ -301,7 +301,7 @@ def master_main(a: argparse.Namespace) -> int:
         current = {c.id for c in runner.clients.all if c.state != "missing"}
         for gone in connected - current:
             facts["lost"].append({"at": round(now, 3), "worker": runner.get_worker_index(gone)})
-        connected = (connected & current) | current
+        connected = current
         emit("progress", t_s=round(now - t0, 1), users=runner.user_count, workers=runner.worker_count,
              **live.line(now))
         if stopping["flag"]:
