@@ -134,6 +134,16 @@ def _instance(rec) -> dict[str, Any]:
     families = {fam: {"exposed": seen[fam], "naming": namings.get(fam, ["micrometer"] if seen[fam] else [])}
                 for fam in names.FAMILIES}
     t = cols["t_s"]
+    # Buckets are parsed in the first sample and, for the last sample, by the source's close().
+    first = {k: v[0] for k, v in hist.items()} if t else {}
+    last_buckets = (rec.closed or {}).get("last_buckets")
+    if not t:
+        last = {}
+    elif last_buckets is None:
+        last = {k: next((x for x in reversed(v) if x is not None), None) for k, v in hist.items()}
+    else:
+        last = dict(last_buckets)
+        first = {**dict.fromkeys(last), **first}  # a series first seen after sample 0 counts from zero
     return {
         "name": rec.name.removeprefix("actuator "),
         "url": opened.get("url"),
@@ -144,9 +154,7 @@ def _instance(rec) -> dict[str, Any]:
         "families": families,
         "configured": configured,
         "t_s": t, "series": series,
-        "histograms": {"t_s": [t[0], t[-1]] if t else [],
-                       "first": {k: v[0] for k, v in hist.items()} if t else {},
-                       "last": {k: v[-1] for k, v in hist.items()} if t else {}},
+        "histograms": {"t_s": [t[0], t[-1]] if t else [], "first": first, "last": last},
         "error": rec.error,
         "notes": list(opened.get("notes") or []) + list((rec.closed or {}).get("notes") or []),
     }

@@ -90,7 +90,7 @@ def parse(text: str, content_type: str | None = None, where: str = "exposition")
             samples = _samples(text, openmetrics=False)
         except ExpositionError as e:
             raise ExpositionError(f"{where}: not a Prometheus exposition ({e})") from None
-    if not samples and not _only_comments(text):
+    if not samples and not only_comments(text):
         raise ExpositionError(f"{where}: no metric samples in the response")
     return Parsed(samples, note)
 
@@ -116,7 +116,27 @@ def _samples(text: str, openmetrics: bool) -> list[Sample]:
     return out
 
 
-def _only_comments(text: str) -> bool:
+_SAMPLE_LINE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})?\s+\S+")
+
+
+def check_lines(text: str, where: str = "exposition", lines: int = 5) -> None:
+    """A cheap check that `text` looks like an exposition (its first sample lines are ``name{…} value``),
+    for text whose lines are filtered before parsing. Raises ExpositionError like parse() would."""
+    if not text.strip():
+        raise ExpositionError(f"{where}: the response is empty")
+    seen = 0
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if not _SAMPLE_LINE.match(stripped):
+            raise ExpositionError(f"{where}: not a Prometheus exposition (a line reads {stripped[:60]!r})")
+        seen += 1
+        if seen >= lines:
+            return
+
+
+def only_comments(text: str) -> bool:
     return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
 
 

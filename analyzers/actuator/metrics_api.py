@@ -8,13 +8,15 @@ canonical keys as a Prometheus scrape (names.py): a timer's COUNT/TOTAL_TIME/MAX
 ``_max`` in seconds; a counter's COUNT becomes ``…_total``; a gauge's VALUE the gauge.
 
 Limits: percentiles and histogram buckets are not available this way (p95 is then unknown); a series that
-first appears after ``discover`` (a route first requested mid-window) is not sampled; at most
+first appears after ``discover`` (a route first requested mid-window) is not sampled; a metric with more than
+MAX_COMBINATIONS tag-value combinations loses its last split tags (e.g. status); at most
 MAX_QUERIES_PER_SAMPLE requests per sample (the rest are listed as skipped).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,9 @@ from analyzers.actuator.exposition import finite, series_key
 
 #: Most /actuator/metrics/{name} requests in one sample (each costs the application a lookup).
 MAX_QUERIES_PER_SAMPLE = 150
+#: Most tag-value combinations probed for one metric in `discover`; beyond it the last split tags are dropped
+#: (their series are added up) until the combinations fit.
+MAX_COMBINATIONS = 120
 
 #: metric name → (kind, canonical name, tags that split it into series).
 FALLBACK: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -73,6 +78,10 @@ def discover(ep: client.Endpoint) -> tuple[list[Query], list[str]]:
         available = {t.get("tag"): t.get("values") or [] for t in desc.get("availableTags") or []
                      if isinstance(t, dict)} if isinstance(desc, dict) else {}
         tags = [t for t in split if t in available]
+        while len(tags) > 1 and math.prod(len(available[t]) for t in tags) > MAX_COMBINATIONS:
+            notes.append(f"/actuator/metrics fallback: {metric} has too many tag combinations; its series are "
+                         f"added up over {tags[-1]}")
+            tags = tags[:-1]
         combos = list(itertools.product(*[sorted(map(str, available[t])) for t in tags])) if tags else [()]
         for combo in combos:
             q = Query(metric, tuple(zip(tags, combo, strict=True)))

@@ -106,6 +106,31 @@ def _rules() -> dict[str, Rule]:
 RULES = _rules()
 
 
+#: Sample names a line may carry for a kept series (a counter may come without `_total`).
+KEPT_NAMES = frozenset(RULES) | frozenset(k[:-6] for k in RULES if k.endswith("_total"))
+
+
+def prefilter(text: str, buckets: bool = True) -> str:
+    """The lines of a text-format exposition that can hold a kept series (every comment line stays, so the
+    parser still sees each family's TYPE); with `buckets` False, histogram `_bucket` lines are left out too.
+    Only cuts lines whole, so what remains is parsed exactly as it would have been."""
+    out = []
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        if not stripped or stripped.startswith("#"):
+            out.append(line)
+            continue
+        end = len(stripped)
+        for sep in ("{", " ", "\t"):
+            i = stripped.find(sep)
+            if 0 <= i < end:
+                end = i
+        name = stripped[:end]
+        if name in KEPT_NAMES and (buckets or not name.endswith("_bucket")):
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
 def rule_for(sample: Sample) -> Rule | None:
     """The rule for a sample, also for a counter written without its `_total` suffix by an untyped exporter.
     `_created` series (the time a counter started) are not kept."""

@@ -35,6 +35,9 @@ class ActuatorSource:
         self._queries: list[metrics_api.Query] = []
         self._namings: dict[str, set[str]] = {}
         self._parse_notes: list[str] = []
+        self._samples_taken = 0
+        # The last successful scrape (text, content type): its histogram buckets are read once, in close().
+        self._last: tuple[str, str | None] | None = None
 
     # -- the Source protocol ------------------------------------------------------------------------------
 
@@ -80,22 +83,42 @@ class ActuatorSource:
         return facts
 
     def sample(self) -> dict[str, float]:
+        """One scrape. Histogram buckets (most of a scrape's lines) are read only in the first sample and, for
+        the last one, in close(): a window percentile needs nothing in between, and parsing them every second
+        would triple the sampler's CPU time."""
         if self.mode == "metrics":
             return metrics_api.sample(self.ep, self._queries)
         resp = client.get(self.ep, "/prometheus", accept=ACCEPT_TEXT, expect="metrics")
-        return self._canonical(resp.text(), resp.content_type)
+        text = resp.text()
+        values = self._canonical(text, resp.content_type, buckets=self._samples_taken == 0)
+        self._samples_taken += 1
+        self._last = (text, resp.content_type)
+        return values
 
     def close(self) -> dict[str, Any]:
-        return {"namings": {fam: sorted(n) for fam, n in sorted(self._namings.items())},
-                "notes": list(self._parse_notes)}
+        """{"namings": {family: [naming]}, "notes": [str], "last_buckets": {bucket key: value}} — the
+        buckets of the last successful sample (absent in the /actuator/metrics fallback)."""
+        out: dict[str, Any] = {"namings": {fam: sorted(n) for fam, n in sorted(self._namings.items())},
+                               "notes": list(self._parse_notes)}
+        if self._last is not None:
+            values = self._canonical(*self._last, buckets=True)
+            out["last_buckets"] = {k: v for k, v in values.items() if _is_bucket(k)}
+        return out
 
     def headline(self, prev: dict[str, float] | None, cur: dict[str, float], dt_s: float) -> str:
         return headline(prev, cur)
 
     # -- helpers ------------------------------------------------------------------------------------------
 
-    def _canonical(self, text: str, content_type: str | None) -> dict[str, float]:
-        parsed = exposition.parse(text, content_type, where=f"Actuator {self.ep.display}/prometheus")
+    def _canonical(self, text: str, content_type: str | None, buckets: bool = True) -> dict[str, float]:
+        where = f"Actuator {self.ep.display}/prometheus"
+        if not exposition.is_openmetrics(content_type):
+            # Lines of series that are not kept never reach the parser (most of its time is spent on labels).
+            exposition.check_lines(text, where)
+            text = names.prefilter(text, buckets)
+            if exposition.only_comments(text):
+                return {}
+        parsed = exposition.parse(text, content_type, where=where)
         if parsed.note and parsed.note not in self._parse_notes:
             self._parse_notes.append(parsed.note)
         c = names.canonical(parsed.samples)
@@ -119,6 +142,10 @@ class ActuatorSource:
             return None
         facts["exposed"][key] = True
         return data
+
+
+def _is_bucket(key: str) -> bool:
+    return key.split("{", 1)[0].endswith("_bucket")
 
 
 def cache_names(values: dict[str, float]) -> list[str]:

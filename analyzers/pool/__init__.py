@@ -94,12 +94,13 @@ def analyze_snapshot(snapshot: dict[str, Any], settings: Settings):
         result.notes.append("pool rules: the database's max_connections is unknown (give --pg as well), so the "
                             "pool sizes could not be checked against it")
     total_instances = max(v.instances for v in views)
+    planned = sum((sized[v.pool].recommended or sized[v.pool].current or 0) * v.instances for v in views)
     for v in views:
         sz = sized[v.pool]
         if any(s.source != "hikaricp" for s in v.stats):
             result.notes.append(f"pool {v.pool}: only jdbc_connections_* metrics, so no wait figures: not sized")
         else:
-            for rule in (rules.pool001_undersized(v, sz, cores, th, sum(x.instances for x in views)),
+            for rule in (rules.pool001_undersized(v, sz, cores, th, planned),
                          rules.pool002_oversized(v, sz, th, available)):
                 if rule:
                     result.findings.append(rule)

@@ -89,20 +89,20 @@ def _action(view: PoolView, value: int, current: int | None, instances: int) -> 
             "current": current, "instances": instances}
 
 
-def _cross_check(sz: Sizing, cores: Cores, th: Thresholds, instances_total: int) -> tuple[str, dict[str, Any]]:
+def _cross_check(cores: Cores, th: Thresholds, planned_total: int) -> tuple[str, dict[str, Any]]:
+    """HikariCP's formula for the database host against every pool at its recommended size × instances."""
     formula = sizing.hikaricp_formula(cores.count, th.effective_spindle_count)
     facts = {"hikaricp_formula": formula, "database_cores": cores.count, "cores_source": cores.source,
-             "effective_spindle_count": th.effective_spindle_count}
+             "effective_spindle_count": th.effective_spindle_count, "planned_connections": planned_total}
     if formula is None:
         return (f"HikariCP's cross-check ((cores × 2) + spindles) needs the database's cores: {cores.source}.",
                 facts)
-    total = (sz.recommended or 0) * instances_total
-    verdict = ("within" if total <= formula else
-               "above; beyond it extra connections rarely add throughput, so shorten the time each request "
+    verdict = ("within it" if planned_total <= formula else
+               "above it; beyond it extra connections rarely add throughput, so shorten the time each request "
                "holds a connection before raising the pool further")
     return (f"Cross-check, HikariCP's (cores × 2) + spindles = ({cores.count} × 2) + {th.effective_spindle_count}"
-            f" = {formula} connections for the database ({cores.source}); {sz.recommended} × {instances_total} "
-            f"instance(s) = {total} is {verdict}.", facts)
+            f" = {formula} connections for the database ({cores.source}); every pool at its recommended size on "
+            f"every instance makes {planned_total}, {verdict}.", facts)
 
 
 def _wait_phrase(sz: Sizing) -> str:
@@ -113,7 +113,10 @@ def _wait_phrase(sz: Sizing) -> str:
 
 
 def pool001_undersized(view: PoolView, sz: Sizing, cores: Cores, th: Thresholds,
-                       instances_total: int) -> Finding | None:
+                       planned_total: int) -> Finding | None:
+    """Requests wait (pending share, acquire time) or time out, and the model's size is larger: raise
+    maximum-pool-size. Waits the current size absorbs give nothing; a database that cannot give more
+    connections, or timeouts at a size that fits the load, give a finding with action none."""
     why = _waiting(view, th)
     if not why or not _enough(view, th):
         return None
@@ -122,7 +125,7 @@ def pool001_undersized(view: PoolView, sz: Sizing, cores: Cores, th: Thresholds,
     worst_share = max((s.pending_share or 0) for s in view.stats)
     worst_wait = sz.wait_now_ms or 0.0
     severity = "high" if timeouts or worst_share >= 0.5 or worst_wait >= 10 * th.acquire_mean_ms else "medium"
-    cross, cross_facts = _cross_check(sz, cores, th, instances_total)
+    cross, cross_facts = _cross_check(cores, th, planned_total)
     basis = ("the mean of active + pending connections (requests waited, so measured use understates demand)"
              if sz.load_basis == "active+pending" else "measured connection use (Little's law: Σ usage time / "
              "window)")
@@ -173,6 +176,8 @@ def _min_idle_hint(view: PoolView, size: int) -> str:
 
 
 def pool002_oversized(view: PoolView, sz: Sizing, th: Thresholds, available: int | None) -> Finding | None:
+    """Peak active at most oversized_peak_share of the pool, nobody waited, and the model's size is at least
+    oversized_min_excess smaller: lower maximum-pool-size (window mode only)."""
     current = sz.current
     if (current is None or sz.recommended is None or view.stats[0].since_start or not _enough(view, th)
             or _waiting(view, th)):
@@ -203,6 +208,7 @@ def pool002_oversized(view: PoolView, sz: Sizing, th: Thresholds, available: int
 
 
 def pool003_max_connections(views: list[PoolView], db: Database, others: int, available: int) -> Finding | None:
+    """Σ maximum-pool-size × instances over every pool exceeds what the database can still give."""
     sizes = [(v, v.current_size) for v in views if v.current_size is not None]
     total = sum(size * v.instances for v, size in sizes)
     if not db.known or total <= available:
@@ -230,6 +236,7 @@ def pool003_max_connections(views: list[PoolView], db: Database, others: int, av
 
 
 def pool004_leak_detection(view: PoolView, th: Thresholds) -> Finding | None:
+    """leak-detection-threshold that HikariCP disables (< 2 s or > max-lifetime), or below the longest use."""
     ldt = view.conf_number("leak-detection-threshold")
     life = view.conf_number("max-lifetime")
     if ldt is None:
@@ -266,6 +273,7 @@ def pool004_leak_detection(view: PoolView, th: Thresholds) -> Finding | None:
 
 
 def pool005_max_lifetime(view: PoolView, th: Thresholds) -> Finding | None:
+    """max-lifetime below HikariCP's minimum or 0; keepalive-time that HikariCP disables."""
     life = view.conf_number("max-lifetime")
     keep = view.conf_number("keepalive-time")
     if life is None:

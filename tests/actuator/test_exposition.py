@@ -178,3 +178,21 @@ def test_parse_key_rejects_what_series_key_cannot_write():
 
 def test_finite():
     assert exposition.finite(1.0) and not exposition.finite(math.nan) and not exposition.finite(None)
+
+
+@pytest.mark.parametrize("app", ["boot35-shop", "boot27-catalog", "boot27-catalog-hikaricp-tracker"])
+def test_prefilter_keeps_exactly_the_kept_series(app):
+    text = (FIXTURES / app / "prometheus.txt").read_text()
+    full = names.canonical(parse(text, TEXT_004).samples).values
+    assert names.canonical(parse(names.prefilter(text), TEXT_004).samples).values == full
+    no_buckets = names.canonical(parse(names.prefilter(text, buckets=False), TEXT_004).samples).values
+    assert no_buckets == {k: v for k, v in full.items() if not k.split("{")[0].endswith("_bucket")}
+    assert len(names.prefilter(text, buckets=False)) < len(text) / 2
+
+
+@given(st.text(max_size=300))
+def test_check_lines_raises_only_exposition_error(text):
+    try:
+        exposition.check_lines(text)
+    except ExpositionError:
+        pass
