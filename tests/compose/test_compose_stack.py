@@ -152,6 +152,12 @@ def test_restart_through_compose_applies_an_env_file(compose_stack, tmp_path):
     assert pool_max() == 7
 
 
+def test_a_second_up_is_refused_while_the_project_runs(compose_stack):
+    res = cli("demo", "up", "--engine", "docker", "--project", PROJECT, "--no-build",
+              "--port-offset", str(PORTS.nginx - 18088))
+    assert res.returncode == 2
+    assert f"the Compose project {PROJECT} is already running" in res.stderr and "Traceback" not in res.stderr
+
 def test_status_names_every_service_and_no_password(compose_stack):
     res = cli("demo", "status", "--engine", "docker", "--project", PROJECT, "--port-offset", str(PORTS.nginx - 18088))
     assert res.returncode == 0, res.stderr

@@ -422,10 +422,10 @@ def test_interpolation_and_env_files_agree_with_docker_compose_config(tmp_path):
                          capture_output=True, text=True, cwd=tmp_path, env={"PATH": "/usr/local/bin:/usr/bin:/bin"})
     assert res.returncode == 0, res.stderr
     theirs = json.loads(res.stdout)["services"]["s"]
-    from advisor.compose_targets import _load, _services
+    from advisor.compose_targets.services import load_project, load_services
 
-    doc, env = _load(path, [], {})
-    ours = _services(doc, tmp_path, env, "t")["s"]
+    doc, env = load_project(path, [], {})
+    ours = load_services(doc, tmp_path, env, "t")["s"]
     # `config` prints a file Compose can read again, so a literal $ comes out as $$.
     assert ours.environment == {k: v.replace("$$", "$") for k, v in theirs["environment"].items()}
     assert ours.image == theirs["image"]
