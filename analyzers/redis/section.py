@@ -102,6 +102,12 @@ def notes(section: dict[str, Any], facts: ServerFacts) -> list[str]:
     if facts.deltas.get("restarts"):
         out.append(f"Redis restarted (or CONFIG RESETSTAT) {facts.deltas['restarts']} time(s) in the window; "
                    "counters are summed across it")
+    sampled_db = f"db{section.get('db', 0)}"
+    others = {db: v.get("keys") for db, v in ((section.get("info") or {}).get("keyspace") or {}).items()
+              if db != sampled_db and isinstance(v, dict) and v.get("keys")}
+    if others:
+        out.append("Redis: other databases hold keys that were not sampled ("
+                   + ", ".join(f"{db}: {n:,}" for db, n in sorted(others.items())) + "); give one URL per database")
     mode = (section.get("server") or {}).get("redis_mode")
     if mode == "cluster":
         out.append("Redis runs in cluster mode: only this node's keys and counters were sampled")

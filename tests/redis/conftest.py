@@ -25,6 +25,9 @@ FACTORY_PORTS = range(31610, 31690)
 #: Nothing listens here (connection refused).
 PORT_CLOSED = 31699
 PASSWORD = "s3cret-Pa55"
+#: The command rules docs/redis.md gives for a perfadvisor ACL user.
+MINIMAL_ACL = ("+ping +info +config|get +dbsize +scan +type +pttl +memory|usage +hlen +llen +scard +zcard "
+               "+xlen")
 ACL_PASSWORD = "acl-pw-9"
 
 
@@ -127,6 +130,9 @@ def add_acl_users(c: redis.Redis) -> None:
     c.execute_command("ACL", "SETUSER", "nomemory", *base, "-memory")
     c.execute_command("ACL", "SETUSER", "noscan", *base, "-scan")
     c.execute_command("ACL", "SETUSER", "t1only", "on", f">{ACL_PASSWORD}", "~t1:*", "&*", "+@all")
+    # The least a user needs for everything (docs/redis.md, "The permissions it needs").
+    c.execute_command("ACL", "SETUSER", "perfadvisor", "on", f">{ACL_PASSWORD}", "~*", "resetchannels", "-@all",
+                      *MINIMAL_ACL.split())
 
 
 @pytest.fixture(scope="session")

@@ -133,6 +133,16 @@ def _acl(redis_data, user: str) -> dict:
     return collect(redis_data.url(f"{user}:{ACL_PASSWORD}"))
 
 
+def test_the_documented_minimal_acl_user_can_do_everything(redis_data):
+    from conftest import MINIMAL_ACL
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "redis.md").read_text()
+    assert f"-@all {MINIMAL_ACL}" in doc
+    section = _acl(redis_data, "perfadvisor")
+    assert section["not_permitted"] == [] and section["errors"] == []
+    assert section["keyspace"]["complete"] and section["info"] and section["config"]["maxmemory"] == "0"
+    assert by_prefix(section)["big:hash:"].elements_max == 30_000
+
+
 def test_user_without_info_gets_the_keyspace_sample(redis_data):
     section = _acl(redis_data, "noinfo")
     assert [e["acl_rule"] for e in section["not_permitted"]] == ["+info"]
@@ -186,6 +196,20 @@ def test_user_limited_to_some_keys(redis_data):
     assert stats["user:*:"].types == {"not permitted": 300} and stats["user:*:"].no_ttl_share is None
     notes = redis_analyzer.analyze(section, settings_for("x")).notes
     assert any("outside this ACL user's key patterns" in n for n in notes)
+
+
+def test_config_renamed_away_and_another_database(redis_server):
+    server = redis_server("--rename-command", "CONFIG", "")
+    c = server.client()
+    c.set("app:cache:a::1", "v", ex=100)
+    server.client(db=1).set("other", "v")
+    section = collect(server.url())
+    (entry,) = section["not_permitted"]
+    assert entry["command"] == "CONFIG GET" and entry["reason"] == "unknown command" and entry["acl_rule"] is None
+    assert section["config_source"] == "INFO"
+    notes = redis_analyzer.analyze(section, settings_for("x")).notes
+    assert any("renamed or disabled with rename-command" in n for n in notes)
+    assert any("other databases hold keys that were not sampled (db1: 1)" in n for n in notes)
 
 
 # --- authentication, TLS -------------------------------------------------------------------------------------

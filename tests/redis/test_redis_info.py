@@ -72,7 +72,7 @@ INFO_LINE = st.one_of(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(INFO_LINE, max_size=30).map("\r\n".join))
 def test_fuzz_info_like_text_parses_or_raises_the_documented_error(text):
     try:

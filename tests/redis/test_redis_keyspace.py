@@ -155,7 +155,7 @@ KEY = st.one_of(st.binary(max_size=20), st.builds(lambda a, b: a + b"::" + b, st
                           st.integers(0, 10**6)))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(KEY, min_size=1, max_size=40))
 def test_batch_grouping_matches_group_of(keys):
     from analyzers.redis import conn

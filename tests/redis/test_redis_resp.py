@@ -65,7 +65,7 @@ KEYS = st.lists(st.one_of(st.binary(max_size=12), st.sampled_from([b"$", b"\r\n"
                                                                    b"\r", b"\n$", b":"])), max_size=12)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(KEYS, st.integers(0, 2**64 - 1))
 def test_fuzz_scan_fast_and_exact_paths_agree(keys, cursor):
     buf = scan_bytes(cursor, keys)
@@ -84,7 +84,7 @@ def test_fuzz_scan_fast_and_exact_paths_agree(keys, cursor):
         pack(b"MEMORY", b"USAGE", k, b"SAMPLES", b"5") for k in keys)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.one_of(st.integers(-2, 10**12).map(lambda i: b":%d" % i),
                           st.sampled_from([b"$-1", b"-NOPERM no permissions to access one of the keys",
                                            b"-ERR x:1"]))))
