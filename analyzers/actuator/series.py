@@ -48,8 +48,10 @@ class PoolStats:
 
     source: "hikaricp" (hikaricp_* series: Micrometer's or HikariCP's own names) or "jdbc_connections"
     (Spring Boot's DataSourcePoolMetrics only: active/idle/max/min, nothing else).
-    active/idle/pending/total/demand: Summary of the gauges (demand = active + pending per sample: the threads
-    that wanted a connection at that moment). max_size/min_idle: the last hikaricp_connections_max/_min.
+    active/idle/pending/total/max/min/demand: Summary of the gauges hikaricp_connections_active, _idle,
+    _pending, hikaricp_connections, _max, _min (demand = active + pending per sample: the threads that wanted a
+    connection at that moment). max_size/min_idle: the last hikaricp_connections_max/_min (the configured
+    maximum-pool-size and minimum-idle as the pool reports them).
     pending_share: share of samples with pending > 0; saturated_share: share with active ≥ max_size.
     acquires/usages/creations/timeouts: counts (increase in the window, or totals since start).
     *_mean_ms: Δsum/Δcount; *_max_ms: the largest `_max` gauge seen (Micrometer's recent maximum);
@@ -68,6 +70,8 @@ class PoolStats:
     idle: Summary | None = None
     pending: Summary | None = None
     total: Summary | None = None
+    max: Summary | None = None
+    min: Summary | None = None
     demand: Summary | None = None
     max_size: float | None = None
     min_idle: float | None = None
@@ -325,7 +329,8 @@ def _hikari_pool(inst: dict[str, Any], pool: str, whole: bool) -> PoolStats:
     return PoolStats(
         instance=inst["name"], pool=pool, source="hikaricp", samples=n, window_s=window_s, since_start=whole,
         active=summary(active), idle=summary(col("hikaricp_connections_idle")), pending=summary(pending),
-        total=summary(col("hikaricp_connections")), demand=summary(demand), max_size=max_size,
+        total=summary(col("hikaricp_connections")), max=summary(col("hikaricp_connections_max")),
+        min=summary(col("hikaricp_connections_min")), demand=summary(demand), max_size=max_size,
         min_idle=_last(col("hikaricp_connections_min")),
         pending_share=(sum(1 for p in pend_known if p > 0) / len(pend_known)) if pend_known else None,
         saturated_share=(sum(1 for a in act_known if a >= max_size) / len(act_known))
@@ -353,7 +358,8 @@ def _jdbc_pool(inst: dict[str, Any], bean: str, whole: bool) -> PoolStats:
     return PoolStats(
         instance=inst["name"], pool=bean, source="jdbc_connections", samples=len(inst.get("t_s") or []),
         window_s=_window_s(inst, whole), since_start=whole, active=summary(active),
-        idle=summary(col("jdbc_connections_idle")), max_size=max_size, min_idle=_last(col("jdbc_connections_min")),
+        idle=summary(col("jdbc_connections_idle")), max=summary(col("jdbc_connections_max")),
+        min=summary(col("jdbc_connections_min")), max_size=max_size, min_idle=_last(col("jdbc_connections_min")),
         saturated_share=(sum(1 for a in act_known if a >= max_size) / len(act_known))
         if act_known and max_size else None)
 

@@ -37,7 +37,7 @@ def test_pool_of_two_under_load_waits(sections):
     assert (p.pool, p.source, p.max_size, p.samples) == ("shop", "hikaricp", 2.0, 41)
     assert p.window_s == pytest.approx(40, abs=0.5)
     assert p.pending_share > 0.5 and p.pending.max > 2
-    assert p.active.max <= p.max_size
+    assert p.active.max <= p.max_size and p.max.mean == p.max.max == 2 and p.min.max == 2
     assert p.demand.mean == pytest.approx(p.active.mean + p.pending.mean)
     # the figures come from the counters' increase over the window
     c = col(section(sections, "shop-pool2"), 'hikaricp_connections_acquire_seconds_count{pool="shop"}')
