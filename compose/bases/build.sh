@@ -85,7 +85,7 @@ Dir::Cache::srcpkgcache "";
 APT
     if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
         cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
-        chroot "$root" update-ca-certificates >/dev/null
+        chroot "$root" update-ca-certificates >/dev/null 2>&1
     fi
     rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/* \
            "$root"/var/log/* "$root"/usr/share/doc/* "$root"/usr/share/man/man[2-9] "$root"/usr/share/info/*
