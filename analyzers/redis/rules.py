@@ -57,10 +57,9 @@ def _t(settings: Settings, name: str) -> Any:
 
 
 def config_action(lines: list[str]) -> dict[str, Any]:
-    """The action for redis.conf lines: {"kind": "config", "redis_conf": [...], "where": …, "file",
-    "snippet" (the lines, for renderers), "config_set" (the same as CONFIG SET commands)}."""
-    return {"kind": "config", "redis_conf": lines, "where": "redis.conf or CONFIG SET", "file": "redis.conf",
-            "snippet": "\n".join(lines),
+    """The action for redis.conf lines: {"kind": "config", "redis_conf": [...], "where": …, "config_set":
+    the same lines as CONFIG SET commands (they do not persist without CONFIG REWRITE)}."""
+    return {"kind": "config", "redis_conf": lines, "where": "redis.conf or CONFIG SET",
             "config_set": ["CONFIG SET " + line for line in lines]}
 
 
@@ -119,15 +118,18 @@ def cache004_no_maxmemory(facts: ServerFacts, stats: list[PrefixStats], settings
     if not why:
         return [], ["Redis has no maxmemory, but nothing sampled looks like a cache (no TTLs, no Spring Cache "
                     "keys): no maxmemory advice for a data store"]
-    used = facts.used_memory_bytes or 0
+    used, used_from = facts.used_memory_bytes, "used_memory"
+    if used is None:  # INFO not permitted: the keyspace sample's MEMORY USAGE, scaled to the database
+        used = int(sum(s.memory_bytes_estimated or 0 for s in stats))
+        used_from = "the keyspace sample's estimated MEMORY USAGE (INFO not permitted)"
     mb, how = recommend_maxmemory_mb(used, settings, facts.total_system_memory_bytes)
     policy, policy_why = recommended_policy(stats, facts)
     unbounded = _no_ttl_cache(stats)
     severity = "high" if unbounded or not facts.db_expires else "medium"
     detail = (f"maxmemory is 0 ({facts.maxmemory_source}): Redis never evicts and grows until the host or "
               f"container runs out of memory and the process is killed, taking the whole cache (and any data "
-              f"beside it) with it. The server is used as a cache: {'; '.join(why)}. used_memory is "
-              f"{fmt_bytes(used)}. Size (heuristic): {how}. Policy: {policy}, because {policy_why}.")
+              f"beside it) with it. The server is used as a cache: {'; '.join(why)}. Memory in use "
+              f"({used_from}): {fmt_bytes(used)}. Size (heuristic): {how}. Policy: {policy}, because {policy_why}.")
     if unbounded:
         detail += (f" {len(unbounded)} cache prefix(es) hold keys without a TTL "
                    f"({', '.join('`' + label(s.prefix) + '`' for s in unbounded[:5])}): "
@@ -141,7 +143,8 @@ def cache004_no_maxmemory(facts: ServerFacts, stats: list[PrefixStats], settings
         rule="CACHE004", name="no-maxmemory", area=AREA, severity=severity, confidence="verified",
         title=f"Redis has no maxmemory: set maxmemory {mb}mb with {policy}",
         detail=detail, key="maxmemory",
-        evidence={**facts.evidence(), "cache_evidence": why, "recommended_maxmemory_mb": mb, "sizing": how,
+        evidence={**facts.evidence(), "cache_evidence": why, "sized_from": used_from, "sized_from_bytes": used,
+                  "recommended_maxmemory_mb": mb, "sizing": how,
                   "sizing_confidence": "heuristic", "recommended_policy": policy, "policy_reason": policy_why,
                   "prefixes_without_ttl": [s.prefix for s in unbounded]},
         action=config_action(lines), references=(REF_EVICTION, REF_MEMORY))], []

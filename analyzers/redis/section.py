@@ -53,7 +53,7 @@ def build_section(target: RedisTarget, limits: Limits, window, rec) -> dict[str,
 
 def coverage(section: dict[str, Any], stats: list[PrefixStats], top: int) -> dict[str, Any]:
     """What was analysed: keys sampled vs the database, scan time and why it stopped, capabilities not
-    permitted, INFO samples, and the `top` largest prefixes (PrefixStats.to_dict)."""
+    permitted, INFO samples, and the `top` largest prefixes (a row each; keyspace.prefix_stats has every figure)."""
     ks = section.get("keyspace") or {}
     n, total = ks.get("keys_sampled"), ks.get("dbsize")
     return {
@@ -64,9 +64,22 @@ def coverage(section: dict[str, Any], stats: list[PrefixStats], top: int) -> dic
         "window": section.get("window"),
         "not_permitted": [{k: e.get(k) for k in ("capability", "command", "acl_rule", "reason")}
                           for e in section.get("not_permitted") or []],
-        "prefixes": [s.to_dict() for s in stats[:top]],
+        "prefixes": [_prefix_row(s) for s in stats[:top]],
         "prefixes_total": len(stats),
     }
+
+
+def _prefix_row(s: PrefixStats) -> dict[str, Any]:
+    """One prefix for the report's table (keyspace.prefix_stats has every figure)."""
+    big = s.biggest[0] if s.biggest else None
+    return {"prefix": s.prefix or "(no prefix)", "kind": s.kind, "cache": s.spring_cache_name,
+            "keys_sampled": s.keys_sampled, "keys_estimated": round(s.keys_estimated),
+            "keys_error": round(s.keys_estimated_error),
+            "no_ttl_share": None if s.no_ttl_share is None else round(s.no_ttl_share, 3),
+            "ttl_p50_s": s.ttl_s.p50_s if s.ttl_s else None, "ttl_p90_s": s.ttl_s.p90_s if s.ttl_s else None,
+            "memory_bytes_estimated": None if s.memory_bytes_estimated is None else round(s.memory_bytes_estimated),
+            "memory_bytes_error": None if s.memory_bytes_error is None else round(s.memory_bytes_error),
+            "biggest_key": big.key if big else None, "biggest_key_bytes": big.memory_bytes if big else None}
 
 
 def notes(section: dict[str, Any], facts: ServerFacts) -> list[str]:

@@ -79,6 +79,8 @@ def test_bounded_sample_stops_at_its_key_bound_and_says_so(redis_data):
     result = redis_analyzer.analyze(section, settings_for(redis_data.url()))
     assert any("300 of" in n and "estimates with 95% intervals" in n for n in result.notes)
     assert result.coverage["keys_sampled"] == 300 and result.coverage["stopped_by"] == "max_keys"
+    row = result.coverage["prefixes"][0]
+    assert row["keys_error"] > 0 and row["memory_bytes_estimated"] > 0 and row["biggest_key"]
 
 
 def test_full_scan_ignores_the_bounds(redis_data):
@@ -151,8 +153,9 @@ def test_user_without_info_gets_the_keyspace_sample(redis_data):
     result = redis_analyzer.analyze(section, settings_for("x"))
     assert any("INFO not permitted" in n and "+info" in n for n in result.notes)
     assert result.coverage["not_permitted"][0]["command"] == "INFO"
-    # CONFIG GET still says maxmemory is 0 on a cache.
-    assert "CACHE004" in {f.rule for f in result.findings}
+    # CONFIG GET still says maxmemory is 0 on a cache; the size comes from the keyspace sample's MEMORY USAGE.
+    (c4,) = [f for f in result.findings if f.rule == "CACHE004"]
+    assert c4.evidence["sized_from"].startswith("the keyspace sample") and c4.evidence["sized_from_bytes"] > 5_000_000
     assert ACL_PASSWORD not in json.dumps(section)
 
 
