@@ -236,10 +236,11 @@ class KeyspaceSampler:
             prev: _Batch | None = None
             while True:
                 fresh = self._fresh(reply.keys, seen)
-                if not lim.full_scan:
-                    fresh = fresh[:max(0, lim.scan_max_keys - sampled)]
-                sampled += len(fresh)
                 more = reply.cursor != 0
+                if not lim.full_scan and len(fresh) > lim.scan_max_keys - sampled:
+                    fresh = fresh[:max(0, lim.scan_max_keys - sampled)]
+                    more, stopped_by = False, "max_keys"  # even on SCAN's last call: keys were left out
+                sampled += len(fresh)
                 if more and not lim.full_scan:
                     if sampled >= lim.scan_max_keys:
                         more, stopped_by = False, "max_keys"

@@ -83,6 +83,26 @@ def test_bounded_sample_stops_at_its_key_bound_and_says_so(redis_data):
     assert row["keys_error"] > 0 and row["memory_bytes_estimated"] > 0 and row["biggest_key"]
 
 
+def test_redis_py_reader_fallback_gives_the_same_sample(redis_data, monkeypatch):
+    """Without redis-py's socket at hand, redis-py's own reader reads the same replies."""
+    from analyzers.redis import resp
+
+    def figures(keyspace):
+        return {g["prefix"]: (g["keys_sampled"], g["types"], g["no_ttl"], g["memory_sum_bytes"], g["elements_max"])
+                for g in keyspace["groups"]}
+    fast = collect(redis_data.url())["keyspace"]
+    original = resp.Pipe.__init__
+
+    def without_socket(self, connection):
+        original(self, connection)
+        self.reader = None
+    monkeypatch.setattr(resp.Pipe, "__init__", without_socket)
+    slow = collect(redis_data.url())["keyspace"]
+    assert figures(slow) == figures(fast) and slow["keys_sampled"] == fast["keys_sampled"]
+    limited = _acl(redis_data, "t1only")["keyspace"]  # error replies come back as values, too
+    assert limited["not_permitted_keys"] == limited["keys_sampled"] - 600
+
+
 def test_full_scan_ignores_the_bounds(redis_data):
     ks = collect(redis_data.url(), scan_max_keys=10, scan_time_s=0, full_scan="true")["keyspace"]
     assert ks["complete"] and ks["full_scan"] and ks["keys_sampled"] == ks["dbsize"]

@@ -82,6 +82,15 @@ def test_fixed_server_has_no_findings(redis_server):
     assert [(f.key, f.severity) for f in found["CACHE006"]] == [("app:cache:items::", "low")]
 
 
+def test_key_bound_below_one_scan_call_is_not_complete(redis_server):
+    server = redis_server()
+    _cache_only(server.client(), n=100)  # 200 keys: one SCAN call returns them all
+    _, section, _ = run(server.url(), scan_max_keys=50)
+    ks = section["keyspace"]
+    assert ks["keys_sampled"] == 50 and ks["stopped_by"] == "max_keys" and not ks["complete"]
+    assert not any(s.exact for s in prefix_stats(section))
+
+
 def test_data_store_without_ttls_gets_no_maxmemory_advice(redis_server):
     server = redis_server()
     c = server.client()
