@@ -64,8 +64,10 @@ def micro(n: int = 200_000) -> list[tuple[str, float]]:
 def start_nginx(port: int) -> tuple[subprocess.Popen, Path]:
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     d = Path(tempfile.mkdtemp(prefix="perfadvisor-bench-nginx-"))
-    (d / "www").mkdir()
+    d.chmod(0o755)  # nginx's workers run as an unprivileged user: they must be able to read the page
+    (d / "www").mkdir(mode=0o755)
     (d / "www" / "index.html").write_text("ok\n")
+    (d / "www" / "index.html").chmod(0o644)
     (d / "nginx.conf").write_text(f"""
 daemon off; worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log;
 events {{ worker_connections 4096; }}

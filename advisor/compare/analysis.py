@@ -135,11 +135,19 @@ def compare_sides(before: Side, after: Side, threshold: float, alpha: float, slo
     rows = []
     for key in [OVERALL, *keys]:
         rows.append(_endpoint_row(key, vb, va, mode, keys_before, keys_after))
-    # Holm over the family of every endpoint × metric test of this comparison.
-    flat = [(row, m) for row in rows for m in row["metrics"].values() if m["p"] is not None]
+    # Holm over the family of every endpoint × metric test of this comparison. A test whose units are all equal
+    # on both sides (no failures before or after) carries no information: it stays out of the family.
+    def informative(m: dict[str, Any]) -> bool:
+        return m["p"] is not None and not (m["ci_low"] == m["ci_high"] == m["change"] and m["p"] == 1.0)
+
+    flat = [(row, m) for row in rows for m in row["metrics"].values() if informative(m)]
     adjusted = st.holm([m["p"] for _, m in flat])
     for (_row, m), p_adj in zip(flat, adjusted, strict=True):
         m["p_adjusted"] = p_adj
+    for row in rows:
+        for m in row["metrics"].values():
+            if m["p"] is not None and not informative(m):
+                m["p_adjusted"] = m["p"]
     for row in rows:
         for name, lower_better, absolute, _label in METRICS:
             m = row["metrics"][name]
