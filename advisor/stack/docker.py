@@ -18,7 +18,6 @@ spring.env) that Compose passes to the container.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -184,14 +183,10 @@ class ComposeStack:
 
     def images(self) -> dict[str, str]:
         """service → image name, for every service with a `build` (from `compose config`)."""
-        res = self._compose("--profile", "load", "config", "--format", "json", check=False)
-        if res.returncode != 0:  # Compose v1 has no --format: its YAML output is read instead
-            import yaml
+        import yaml
 
-            res = self._compose("--profile", "load", "config")
-            spec = yaml.safe_load(res.stdout)
-        else:
-            spec = json.loads(res.stdout)
+        # YAML, which both Compose v2 and v1 print (v1 has no --format json).
+        spec = yaml.safe_load(self._compose("--profile", "load", "config").stdout)
         return {name: svc["image"] for name, svc in spec["services"].items() if "build" in svc and "image" in svc}
 
     def missing_images(self) -> list[str]:
