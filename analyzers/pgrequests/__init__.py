@@ -116,6 +116,7 @@ def analyze_snapshot(snapshot: dict[str, Any], settings: Settings):
     from analyzers import postgres
     from analyzers.actuator import series
     from analyzers.postgres import nplus1
+    from analyzers.postgres.statements import is_own
 
     pg, act = snapshot["postgres"], snapshot["actuator"]
     activity = pg.get("activity") or {}
@@ -125,7 +126,7 @@ def analyze_snapshot(snapshot: dict[str, Any], settings: Settings):
     th = {name: settings.threshold(AREA, name, default) for name, default, _ in THRESHOLDS}
     eps = endpoints(series.http_stats(act))
     requests = sum(e.count for e in eps)
-    calls = sum(int(s.get("calls") or 0) for s in activity["statements"])
+    calls = sum(int(s.get("calls") or 0) for s in activity["statements"] if not is_own(s["query"]))
     cov: dict[str, Any] = {"requests_2xx": round(requests), "statement_calls": calls,
                            "statements_per_request": round(calls / requests, 2) if requests else None,
                            "window_s": activity.get("window_s")}

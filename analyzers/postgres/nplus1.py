@@ -27,7 +27,7 @@ from advisor.model import Finding
 from analyzers.postgres import ruleutil
 from analyzers.postgres.candidates import Catalog, UnparsableStatement, table_uses
 from analyzers.postgres.rules import stats_window_hours
-from analyzers.postgres.statements import first_keyword, for_sqlglot
+from analyzers.postgres.statements import first_keyword, for_sqlglot, is_own
 
 #: A child must have been called at least this often in the span (perfadvisor's convention: fewer calls say
 #: little about a ratio). thresholds.postgres.nplus1_min_calls.
@@ -96,7 +96,7 @@ def span_of(section: dict[str, Any]) -> Span:
     """The sampling window's statement differences when present, else the cumulative counters."""
     act = section.get("activity") or {}
     if act.get("statements") and act.get("mode") == "window" and act.get("window_s"):
-        rows = act["statements"]
+        rows = [r for r in act["statements"] if not is_own(r["query"])]  # the window counts every statement
         return Span("window", f"the sampling window ({act['window_s']:.0f} s, pg_stat_statements differences)",
                     act["window_s"] / 3600.0, tuple(_counters(r) for r in rows))
     hours, label = stats_window_hours(section)
