@@ -135,6 +135,7 @@ class ComposeStack:
 
     def containers(self) -> dict[str, dict[str, str]]:
         """service → {"id", "state" (running, exited…), "health" (healthy, starting, unhealthy, "" if none)}."""
+        engine_version()  # one clear line when no engine answers
         ids = _run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={self.cfg.project}"])
         if not ids.stdout.split():
             return {}

@@ -32,6 +32,10 @@ def test_no_engine_answering(monkeypatch, tmp_path):
     assert res.exit_code == 2
     assert res.output.startswith("perfadvisor: error: no Docker engine answers") and "Traceback" not in res.output
     assert len(res.output.strip().splitlines()) == 1
+    for command in (["status"], ["down"]):
+        res = CliRunner().invoke(cli, ["demo", *command, "--engine", "docker"])
+        assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, res.output
+        assert "no Docker engine answers" in res.output
 
 
 def test_missing_source_and_env_file_are_named(tmp_path):
