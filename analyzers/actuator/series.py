@@ -12,34 +12,33 @@ scrape (mode "since_start", ``--sample 0``) a counter's figure is its total sinc
 ``window_s`` is the application's uptime (process_uptime_seconds), or None when that is not exposed (then
 rates are None).
 
-Units: ``_ms`` milliseconds, ``_s`` seconds, ``_per_s`` per second; gauges in their own unit (connections,
+Units: ``to_ms`` milliseconds, ``_s`` seconds, ``_per_s`` per second; gauges in their own unit (connections,
 threads). Percentiles from histogram buckets use linear interpolation inside the bucket, as Prometheus'
 ``histogram_quantile`` does.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from analyzers.actuator.counters import (  # Summary, increase, summary, histogram_quantile: part of this API
+    Summary,
+    bucket_deltas,
+    clean,
+    histogram_quantile,
+    increase,
+    keys_with,
+    last,
+    max_of,
+    ratio,
+    summary,
+    to_ms,
+    window_s_of,
+)
 from analyzers.actuator.exposition import parse_key, series_key
-
-
-@dataclass(frozen=True)
-class Summary:
-    """A gauge over the window's samples: mean, 95th percentile (linear), maximum."""
-
-    mean: float
-    p95: float
-    max: float
-
-    def to_dict(self) -> dict[str, float]:
-        return {k: round(v, 3) for k, v in asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -49,12 +48,12 @@ class PoolStats:
     source: "hikaricp" (hikaricp_* series: Micrometer's or HikariCP's own names) or "jdbc_connections"
     (Spring Boot's DataSourcePoolMetrics only: active/idle/max/min, nothing else).
     active/idle/pending/total/max/min/demand: Summary of the gauges hikaricp_connections_active, _idle,
-    _pending, hikaricp_connections, _max, _min (demand = active + pending per sample: the threads that wanted a
+    _pending, hikaricp_connections, max_of, _min (demand = active + pending per sample: the threads that wanted a
     connection at that moment). max_size/min_idle: the last hikaricp_connections_max/_min (the configured
     maximum-pool-size and minimum-idle as the pool reports them).
     pending_share: share of samples with pending > 0; saturated_share: share with active ≥ max_size.
     acquires/usages/creations/timeouts: counts (increase in the window, or totals since start).
-    *_mean_ms: Δsum/Δcount; *_max_ms: the largest `_max` gauge seen (Micrometer's recent maximum);
+    *_mean_ms: Δsum/Δcount; *_max_ms: the largest `max_of` gauge seen (Micrometer's recent maximum);
     acquire_p95_ms: from hikaricp_connections_acquire_seconds buckets when they are published.
     busy_mean: Δusage_sum / window_s, the mean number of connections in use (Little's law, L = λW).
     request_rate_per_s: acquires / window_s (connection requests per second).
@@ -122,8 +121,9 @@ class HttpStats:
 class CacheStats:
     """One Spring cache (cache name, cache manager) summed over instances. `gets` = hits + misses; Micrometer's
     result="pending" (Redis caches: lookups still in flight) is not a lookup and is only reported apart.
-    hit_ratio is None when there were no gets. hit_ratio_series: ((t_s, ratio or None), …) per sampling
-    interval (empty with one scrape). removals/evictions are None when not exposed (Redis caches have no
+    hit_ratio is None when there were no gets. hit_ratio_series: {"t_s": [end of each sampling interval, s],
+    "values": [hit ratio in that interval, None without gets]} ({} with one scrape). `name` is `cache`.
+    removals/evictions are None when not exposed (Redis caches have no
     cache_evictions: take evictions from Redis INFO)."""
 
     cache: str
@@ -168,125 +168,6 @@ def since_start(section: dict[str, Any]) -> bool:
     return (section.get("window") or {}).get("mode") == "since_start"
 
 
-# --- small pure helpers ----------------------------------------------------------------------------------
-
-def _clean(values: Iterable[Any]) -> list[float | None]:
-    out: list[float | None] = []
-    for v in values:
-        out.append(float(v) if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-                   else None)
-    return out
-
-
-def increase(values: list[Any], whole: bool) -> float | None:
-    """A counter's increase over the samples (reset-aware; a series absent at the first sample counts from
-    0), or with `whole` (one scrape, since start) its last value. None when it was never seen, or when a
-    window has fewer than two samples."""
-    vals = _clean(values)
-    present = [v for v in vals if v is not None]
-    if not present:
-        return None
-    if whole:
-        return present[-1]
-    if len(vals) < 2:
-        return None
-    prev = 0.0 if vals[0] is None else None
-    total = 0.0
-    for v in vals:
-        if v is None:
-            continue
-        if prev is not None:
-            total += v - prev if v >= prev else v
-        prev = v
-    return total
-
-
-def summary(values: Iterable[Any]) -> Summary | None:
-    vals = [v for v in _clean(values) if v is not None]
-    if not vals:
-        return None
-    arr = np.asarray(vals, dtype=float)
-    return Summary(float(arr.mean()), float(np.percentile(arr, 95)), float(arr.max()))
-
-
-def _max(values: Iterable[Any]) -> float | None:
-    vals = [v for v in _clean(values) if v is not None]
-    return max(vals) if vals else None
-
-
-def _last(values: Iterable[Any]) -> float | None:
-    vals = [v for v in _clean(values) if v is not None]
-    return vals[-1] if vals else None
-
-
-def _window_s(inst: dict[str, Any], whole: bool) -> float | None:
-    if whole:
-        return _last(v for k, vals in (inst.get("series") or {}).items() if k == "process_uptime_seconds"
-                     for v in vals)
-    t = inst.get("t_s") or []
-    return float(t[-1] - t[0]) if len(t) >= 2 and t[-1] > t[0] else None
-
-
-def _ms(x: float | None) -> float | None:
-    return None if x is None else x * 1000.0
-
-
-def _ratio(num: float | None, den: float | None) -> float | None:
-    return num / den if num is not None and den else None
-
-
-def histogram_quantile(q: float, buckets: dict[float, float]) -> float | None:
-    """The q-quantile (0 < q < 1) of a cumulative histogram {upper bound `le`: count}, interpolating linearly
-    inside the bucket (Prometheus' histogram_quantile). None without observations. When the quantile falls
-    in the +Inf bucket the largest finite bound is returned."""
-    items = sorted(buckets.items())
-    if not items or items[-1][1] <= 0:
-        return None
-    total = items[-1][1]
-    rank = q * total
-    prev_le, prev_count = 0.0, 0.0
-    for le, count in items:
-        if count >= rank:
-            if math.isinf(le):
-                return prev_le
-            if count == prev_count:
-                return le
-            return prev_le + (le - prev_le) * (rank - prev_count) / (count - prev_count)
-        prev_le, prev_count = le, count
-    return prev_le
-
-
-def _bucket_deltas(inst: dict[str, Any], name: str, match: dict[str, str], whole: bool) -> dict[float, float]:
-    """{le: count in the window} of the buckets of `name` whose labels (other than le) equal `match`."""
-    hist = inst.get("histograms") or {}
-    first, last = hist.get("first") or {}, hist.get("last") or {}
-    out: dict[float, float] = {}
-    for key, end in last.items():
-        if not key.startswith(name + "{"):
-            continue
-        n, labels = parse_key(key)
-        le = labels.pop("le", None)
-        if n != name or le is None or labels != match or end is None:
-            continue
-        start = first.get(key)
-        delta = end if whole or start is None else (end - start if end >= start else end)
-        try:
-            out[float(le)] = out.get(float(le), 0.0) + delta
-        except ValueError:
-            continue
-    return out
-
-
-def _keys_with(inst: dict[str, Any], name: str) -> list[tuple[str, dict[str, str]]]:
-    out = []
-    for key in inst.get("series") or {}:
-        if key == name or key.startswith(name + "{"):
-            n, labels = parse_key(key)
-            if n == name:
-                out.append((key, labels))
-    return out
-
-
 # --- pools -----------------------------------------------------------------------------------------------
 
 def pool_stats(section: dict[str, Any]) -> list[PoolStats]:
@@ -316,34 +197,34 @@ def _hikari_pool(inst: dict[str, Any], pool: str, whole: bool) -> PoolStats:
         return series.get(series_key(name, sel)) or []
 
     n = len(inst.get("t_s") or [])
-    window_s = _window_s(inst, whole)
-    active, pending = _clean(col("hikaricp_connections_active")), _clean(col("hikaricp_connections_pending"))
-    max_size = _last(col("hikaricp_connections_max"))
+    window_s = window_s_of(inst, whole)
+    active, pending = clean(col("hikaricp_connections_active")), clean(col("hikaricp_connections_pending"))
+    max_size = last(col("hikaricp_connections_max"))
     demand = [a + p for a, p in zip(active, pending, strict=False) if a is not None and p is not None]
     pend_known = [p for p in pending if p is not None]
     act_known = [a for a in active if a is not None]
     counts = {t: increase(col(f"hikaricp_connections_{t}_seconds_count"), whole)
               for t in ("acquire", "usage", "creation")}
     sums = {t: increase(col(f"hikaricp_connections_{t}_seconds_sum"), whole) for t in ("acquire", "usage", "creation")}
-    acq_buckets = _bucket_deltas(inst, "hikaricp_connections_acquire_seconds_bucket", sel, whole)
+    acq_buckets = bucket_deltas(inst, "hikaricp_connections_acquire_seconds_bucket", sel, whole)
     return PoolStats(
         instance=inst["name"], pool=pool, source="hikaricp", samples=n, window_s=window_s, since_start=whole,
         active=summary(active), idle=summary(col("hikaricp_connections_idle")), pending=summary(pending),
         total=summary(col("hikaricp_connections")), max=summary(col("hikaricp_connections_max")),
         min=summary(col("hikaricp_connections_min")), demand=summary(demand), max_size=max_size,
-        min_idle=_last(col("hikaricp_connections_min")),
+        min_idle=last(col("hikaricp_connections_min")),
         pending_share=(sum(1 for p in pend_known if p > 0) / len(pend_known)) if pend_known else None,
         saturated_share=(sum(1 for a in act_known if a >= max_size) / len(act_known))
         if act_known and max_size else None,
-        acquires=counts["acquire"], acquire_mean_ms=_ms(_ratio(sums["acquire"], counts["acquire"])),
-        acquire_max_ms=_ms(_max(col("hikaricp_connections_acquire_seconds_max"))),
-        acquire_p95_ms=_ms(histogram_quantile(0.95, acq_buckets)) if acq_buckets else None,
-        usages=counts["usage"], usage_mean_ms=_ms(_ratio(sums["usage"], counts["usage"])),
-        usage_max_ms=_ms(_max(col("hikaricp_connections_usage_seconds_max"))),
-        busy_mean=_ratio(sums["usage"], window_s),
-        creations=counts["creation"], creation_mean_ms=_ms(_ratio(sums["creation"], counts["creation"])),
+        acquires=counts["acquire"], acquire_mean_ms=to_ms(ratio(sums["acquire"], counts["acquire"])),
+        acquire_max_ms=to_ms(max_of(col("hikaricp_connections_acquire_seconds_max"))),
+        acquire_p95_ms=to_ms(histogram_quantile(0.95, acq_buckets)) if acq_buckets else None,
+        usages=counts["usage"], usage_mean_ms=to_ms(ratio(sums["usage"], counts["usage"])),
+        usage_max_ms=to_ms(max_of(col("hikaricp_connections_usage_seconds_max"))),
+        busy_mean=ratio(sums["usage"], window_s),
+        creations=counts["creation"], creation_mean_ms=to_ms(ratio(sums["creation"], counts["creation"])),
         timeouts=increase(col("hikaricp_connections_timeout_total"), whole),
-        request_rate_per_s=_ratio(counts["acquire"], window_s),
+        request_rate_per_s=ratio(counts["acquire"], window_s),
     )
 
 
@@ -353,13 +234,13 @@ def _jdbc_pool(inst: dict[str, Any], bean: str, whole: bool) -> PoolStats:
     def col(name: str) -> list[Any]:
         return series.get(series_key(name, {"name": bean})) or []
 
-    active, max_size = _clean(col("jdbc_connections_active")), _last(col("jdbc_connections_max"))
+    active, max_size = clean(col("jdbc_connections_active")), last(col("jdbc_connections_max"))
     act_known = [a for a in active if a is not None]
     return PoolStats(
         instance=inst["name"], pool=bean, source="jdbc_connections", samples=len(inst.get("t_s") or []),
-        window_s=_window_s(inst, whole), since_start=whole, active=summary(active),
+        window_s=window_s_of(inst, whole), since_start=whole, active=summary(active),
         idle=summary(col("jdbc_connections_idle")), max=summary(col("jdbc_connections_max")),
-        min=summary(col("jdbc_connections_min")), max_size=max_size, min_idle=_last(col("jdbc_connections_min")),
+        min=summary(col("jdbc_connections_min")), max_size=max_size, min_idle=last(col("jdbc_connections_min")),
         saturated_share=(sum(1 for a in act_known if a >= max_size) / len(act_known))
         if act_known and max_size else None)
 
@@ -390,8 +271,8 @@ def http_stats(section: dict[str, Any]) -> list[HttpStats]:
     whole = since_start(section)
     acc: dict[tuple[str, str, str], dict[str, Any]] = {}
     for inst in section.get("instances") or []:
-        win = _window_s(inst, whole)
-        for key, labels in _keys_with(inst, "http_server_requests_seconds_count"):
+        win = window_s_of(inst, whole)
+        for key, labels in keys_with(inst, "http_server_requests_seconds_count"):
             route = (labels.get("uri", ""), labels.get("method", ""), labels.get("status", ""))
             sel = {k: v for k, v in zip(("uri", "method", "status"), route, strict=True) if k in labels}
             series = inst["series"]
@@ -407,12 +288,12 @@ def http_stats(section: dict[str, Any]) -> list[HttpStats]:
                 a["win"] = max(a["win"] or 0.0, win)
             else:
                 a["rate_known"] = False
-            for le, c in _bucket_deltas(inst, "http_server_requests_seconds_bucket", sel, whole).items():
+            for le, c in bucket_deltas(inst, "http_server_requests_seconds_bucket", sel, whole).items():
                 a["buckets"][le] = a["buckets"].get(le, 0.0) + c
-            q95 = _max(series.get(series_key("http_server_requests_seconds", {**sel, "quantile": "0.95"})) or [])
+            q95 = max_of(series.get(series_key("http_server_requests_seconds", {**sel, "quantile": "0.95"})) or [])
             if q95 is not None:
                 a["pgauge"] = max(a["pgauge"] or 0.0, q95)
-            mx = _max(series.get(series_key("http_server_requests_seconds_max", sel)) or [])
+            mx = max_of(series.get(series_key("http_server_requests_seconds_max", sel)) or [])
             if mx is not None:
                 a["max"] = max(a["max"] or 0.0, mx)
     out = []
@@ -424,8 +305,8 @@ def http_stats(section: dict[str, Any]) -> list[HttpStats]:
             p95, src = a["pgauge"], "percentile_gauge"
         out.append(HttpStats(uri=uri, method=method, status=status, count=a["count"],
                              rate_per_s=a["rate"] if a["rate_known"] else None,
-                             mean_ms=_ms(a["sum"] / a["count"]) if a["count"] else None,
-                             p95_ms=_ms(p95), p95_source=src, max_ms=_ms(a["max"]), window_s=a["win"],
+                             mean_ms=to_ms(a["sum"] / a["count"]) if a["count"] else None,
+                             p95_ms=to_ms(p95), p95_source=src, max_ms=to_ms(a["max"]), window_s=a["win"],
                              since_start=whole, instances=a["n"]))
     return sorted(out, key=lambda h: (-h.count, h.uri, h.method, h.status))
 
@@ -438,12 +319,12 @@ def cache_stats(section: dict[str, Any]) -> list[CacheStats]:
     interval = float((section.get("window") or {}).get("interval_s") or 1.0)
     acc: dict[tuple[str, str], dict[str, Any]] = {}
     for inst in section.get("instances") or []:
-        win = _window_s(inst, whole)
+        win = window_s_of(inst, whole)
         series = inst.get("series") or {}
         t = inst.get("t_s") or []
         per_cache: dict[tuple[str, str], dict[str, str]] = {}
         for name in ("cache_gets_total", "cache_puts_total", "cache_removals_total", "cache_evictions_total"):
-            for _key, labels in _keys_with(inst, name):
+            for _key, labels in keys_with(inst, name):
                 ck = (labels.get("cache", ""), labels.get("cache_manager", ""))
                 per_cache.setdefault(ck, {k: v for k, v in labels.items() if k in ("cache", "cache_manager")})
         for ck, sel in per_cache.items():
@@ -492,7 +373,7 @@ def cache_stats(section: dict[str, Any]) -> list[CacheStats]:
 def _interval_deltas(t: list[float], hits: list[Any], misses: list[Any], interval: float
                      ) -> dict[int, tuple[float, float]]:
     """{grid index of the later sample: (Δhits, Δmisses)} between consecutive samples where both are known."""
-    h, m = _clean(hits), _clean(misses)
+    h, m = clean(hits), clean(misses)
     out: dict[int, tuple[float, float]] = {}
     for i in range(1, min(len(t), len(h), len(m))):
         if None in (h[i], h[i - 1], m[i], m[i - 1]):
