@@ -12,7 +12,7 @@ scrape (mode "since_start", ``--sample 0``) a counter's figure is its total sinc
 ``window_s`` is the application's uptime (process_uptime_seconds), or None when that is not exposed (then
 rates are None).
 
-Units: ``to_ms`` milliseconds, ``_s`` seconds, ``_per_s`` per second; gauges in their own unit (connections,
+Units: ``_ms`` milliseconds, ``_s`` seconds, ``_per_s`` per second; gauges in their own unit (connections,
 threads). Percentiles from histogram buckets use linear interpolation inside the bucket, as Prometheus'
 ``histogram_quantile`` does.
 """
