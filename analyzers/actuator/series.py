@@ -53,7 +53,7 @@ class PoolStats:
     maximum-pool-size and minimum-idle as the pool reports them).
     pending_share: share of samples with pending > 0; saturated_share: share with active ≥ max_size.
     acquires/usages/creations/timeouts: counts (increase in the window, or totals since start).
-    *_mean_ms: Δsum/Δcount; *_max_ms: the largest `max_of` gauge seen (Micrometer's recent maximum);
+    *_mean_ms: Δsum/Δcount; *_max_ms: the largest `_max` gauge seen (Micrometer's recent maximum);
     acquire_p95_ms: from hikaricp_connections_acquire_seconds buckets when they are published.
     busy_mean: Δusage_sum / window_s, the mean number of connections in use (Little's law, L = λW).
     request_rate_per_s: acquires / window_s (connection requests per second).
