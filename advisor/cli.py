@@ -57,6 +57,15 @@ def cli() -> None:
                    "[default: 30s when one of them is configured].")
 @click.option("--sample-interval", metavar="DURATION", default=None,
               help="Time between two samples of one target [default: 1s].")
+@click.option("--compose", "compose_file", metavar="FILE", default=None, type=click.Path(dir_okay=False),
+              help="Find the targets in a Docker Compose file: the database DSN, Redis URL, Actuator and front-end "
+                   "URLs from its services' ports, environment and secrets (flags, config and environment win).")
+@click.option("--service", "compose_services", metavar="NAME", multiple=True,
+              help="With --compose: consider only these services (repeatable).")
+@click.option("--compose-env-file", "compose_env_files", metavar="FILE", multiple=True,
+              help="With --compose: like `docker compose --env-file` [default: .env beside the file].")
+@click.option("--compose-profile", "compose_profiles", metavar="NAME", multiple=True,
+              help="With --compose: enable this Compose profile (repeatable).")
 @click.option("--out", "out_dir", default=DEFAULT_OUT, type=click.Path(file_okay=False),
               help="Directory for report.html, report.md, report.json, report.sarif and snapshot.json.")
 @click.option("--config", "config_path", default=DEFAULT_CONFIG, type=click.Path(dir_okay=False),
@@ -72,13 +81,25 @@ def cli() -> None:
               help="Most disk the recommended indexes may take together, in MB [default: no limit].")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def analyze(pg_dsn, bundle, frontend_url, baseline, actuator_urls, management_port, redis_url, redis_full_scan,
-            py_spy, sample, sample_interval, out_dir, config_path, profile, from_snapshot, fail_on,
-            statement_timeout_ms, storage_budget_mb, quiet) -> None:
+            py_spy, sample, sample_interval, compose_file, compose_services, compose_env_files, compose_profiles,
+            out_dir, config_path, profile, from_snapshot, fail_on, statement_timeout_ms, storage_budget_mb,
+            quiet) -> None:
     """Collect from the targets, analyse, and write the reports to --out."""
     from advisor import run
     from advisor.sampling import terminal_progress
 
     try:
+        discovered = None
+        if compose_file:
+            from advisor.compose_targets import discover
+
+            found = discover(compose_file, compose_services, compose_env_files, compose_profiles)
+            discovered = found.targets
+            if not quiet:
+                for line in found.lines():
+                    click.echo(line)
+        elif compose_services or compose_env_files or compose_profiles:
+            raise ConfigError("--service, --compose-env-file and --compose-profile need --compose FILE")
         settings = build_settings(
             config_path, profile, config_required=config_path != DEFAULT_CONFIG,
             target_flags={"postgres": {"dsn": pg_dsn},
@@ -87,7 +108,8 @@ def analyze(pg_dsn, bundle, frontend_url, baseline, actuator_urls, management_po
                           "redis": {"url": redis_url, "full_scan": redis_full_scan},
                           "profile": {"targets": list(py_spy)}},
             threshold_flags={"postgres": {"storage_budget_mb": storage_budget_mb}},
-            statement_timeout_ms=statement_timeout_ms, sample=sample, sample_interval=sample_interval)
+            statement_timeout_ms=statement_timeout_ms, sample=sample, sample_interval=sample_interval,
+            discovered=discovered)
         outcome = run.analyze_command(settings, Path(out_dir), from_snapshot,
                                       echo=(lambda s: None) if quiet else click.echo,
                                       sample_progress=None if quiet else terminal_progress())

@@ -167,12 +167,14 @@ def build_settings(config_path: str | Path = DEFAULT_CONFIG, profile: str | None
                    target_flags: dict[str, dict[str, Any]] | None = None,
                    threshold_flags: dict[str, dict[str, Any]] | None = None,
                    statement_timeout_ms: int | None = None,
-                   sample: str | float | None = None, sample_interval: str | float | None = None) -> Settings:
+                   sample: str | float | None = None, sample_interval: str | float | None = None,
+                   discovered: dict[str, dict[str, Any]] | None = None) -> Settings:
     """Merge defaults, the config file, environment variables and flags (flags win).
 
     sample / sample_interval: durations (``60s``, ``2m``, or seconds); ``sample`` 0 takes one sample. When a
     sampling target (SAMPLING_AREAS) is configured and no window is given, the window is
-    advisor.sampling.DEFAULT_WINDOW_S. Raises ConfigError for a bad duration."""
+    advisor.sampling.DEFAULT_WINDOW_S. discovered: targets found in a Compose file (advisor.compose_targets),
+    used only for keys nothing else sets. Raises ConfigError for a bad duration."""
     from advisor import sampling as _sampling
 
     data = load_file(config_path, profile, required=config_required)
@@ -186,6 +188,10 @@ def build_settings(config_path: str | Path = DEFAULT_CONFIG, profile: str | None
         # configures it: PERFADVISOR_PG_DSN alone is enough to analyse a database.
         if os.environ.get(var) and not targets.get(area, {}).get(key) and (key != "auth_header" or area in targets):
             targets = _merge(targets, {area: {key: os.environ[var]}})
+    for area, opts in (discovered or {}).items():
+        for key, value in opts.items():
+            if not targets.get(area, {}).get(key):
+                targets = _merge(targets, {area: {key: value}})
     thresholds = data.get("thresholds", {}) or {}
     for area, opts in (threshold_flags or {}).items():
         given = {k: v for k, v in opts.items() if v is not None}
