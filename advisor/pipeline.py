@@ -67,7 +67,9 @@ def cross_source_modules() -> list[Any]:
 def threshold_modules() -> list[Any]:
     """Every module with THRESHOLDS ((name, default, source), …) under its AREA: analyzers, then cross-source
     rule modules. `perfadvisor thresholds` lists them; perfadvisor.toml sets them in [thresholds.AREA]."""
-    return analyzer_modules() + [m for m in cross_source_modules() if hasattr(m, "AREA")]
+    from advisor.load import rules as load_rules
+
+    return analyzer_modules() + [m for m in cross_source_modules() if hasattr(m, "AREA")] + [load_rules]
 
 
 def check_thresholds(settings: Settings) -> None:

@@ -200,6 +200,12 @@ def analyze(section: dict[str, Any], settings: Settings):
         "caches": sorted({c.cache for c in caches}),
         "routes": len({(h.uri, h.method, h.status) for h in series.http_stats(section)}),
     }
+    charts = pool_charts(section) + [
+        {"title": f"cache {c.cache}: hit ratio per sampling interval", "unit": "hit ratio", "ylim": [0, 1],
+         "t_s": c.hit_ratio_series["t_s"], "series": {c.cache: c.hit_ratio_series["values"]}}
+        for c in caches if c.hit_ratio_series.get("t_s")]
+    if charts:
+        result.coverage["timeseries"] = charts
     if w.get("mode") == "since_start":
         uptimes = [p.window_s for p in pools if p.window_s] or [c.window_s for c in caches if c.window_s]
         up = f" (uptime {min(uptimes):.0f} s)" if uptimes else ""
@@ -208,6 +214,36 @@ def analyze(section: dict[str, Any], settings: Settings):
     if w.get("interrupted"):
         result.notes.append("Actuator: the sampling window was cut short; figures cover the part that ran")
     return result
+
+
+#: The pool gauges drawn over time, with their legend labels (Micrometer's HikariCP metric names).
+_POOL_GAUGES = (("hikaricp_connections_active", "active"), ("hikaricp_connections_idle", "idle"),
+                ("hikaricp_connections_pending", "pending"), ("hikaricp_connections_max", "max"))
+
+
+def pool_charts(section: dict[str, Any]) -> list[dict[str, Any]]:
+    """One chart spec (reports.charts.timeseries) per instance and pool: active, idle, pending and max
+    connections at each sample. [] with a single scrape."""
+    import re
+
+    from analyzers.actuator import series
+
+    out = []
+    for name, df in series.frames(section):
+        if len(df.index) < 2:
+            continue
+        pools: dict[str, dict[str, list]] = {}
+        for key in df.columns:
+            for metric, label in _POOL_GAUGES:
+                m = re.fullmatch(re.escape(metric) + r"\{(.*)\}", key)
+                pool = re.search(r'pool="((?:[^"\\]|\\.)*)"', m.group(1)) if m else None
+                if pool:
+                    values = [None if v != v else float(v) for v in df[key].tolist()]
+                    pools.setdefault(pool.group(1), {})[label] = values
+        for pool, lines in sorted(pools.items()):
+            out.append({"title": f"pool {pool} on {name}: connections", "unit": "connections",
+                        "t_s": [float(t) for t in df.index], "series": lines})
+    return out
 
 
 def _family_notes(inst: dict[str, Any], not_exposed: list[str]) -> list[str]:
