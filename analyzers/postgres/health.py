@@ -10,6 +10,7 @@ limits, a long transaction holding back the xmin horizon), or the table changes 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from advisor.model import Finding
@@ -76,13 +77,37 @@ def never_analysed(table: dict[str, Any]) -> bool:
     return not table.get("last_analyze") and not table.get("last_autoanalyze")
 
 
+def _when(text: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(text).replace(" ", "T")) if text else None
+    except ValueError:
+        return None
+
+
+def changes_since_analyze(table: dict[str, Any]) -> float:
+    """n_mod_since_analyze, less the inserts the last ANALYZE already saw.
+
+    ANALYZE run in the same transaction as a bulk load (a load script run as one transaction) sees the new rows,
+    but their inserts reach n_mod_since_analyze only at commit, after ANALYZE reset it. The sign: reltuples,
+    which ANALYZE sets, already counts the rows there are now (within 5%), and no VACUUM — which also sets
+    reltuples — ran after that ANALYZE. Then the inserts (n_tup_ins) are taken as seen."""
+    mod = float(table.get("n_mod_since_analyze") or 0)
+    analysed = max((d for d in (_when(table.get("last_analyze")), _when(table.get("last_autoanalyze"))) if d),
+                   default=None)
+    vacuumed = [d for d in (_when(table.get("last_vacuum")), _when(table.get("last_autovacuum"))) if d]
+    live, rel = float(table.get("n_live_tup") or 0), float(table.get("reltuples") or 0)
+    ins = float(table.get("n_tup_ins") or 0)
+    if analysed is None or any(v > analysed for v in vacuumed) or live <= 0 or rel < 0.95 * live:
+        return mod
+    return max(mod - ins, 0.0) if ins <= 1.05 * rel else mod
+
+
 def stale(table: dict[str, Any], section: dict[str, Any], factor: float) -> bool:
     """Statistics older than the table's churn: never analysed while holding rows, or more rows changed since
-    the last ANALYZE than `factor` × its analyze trigger."""
-    mod = float(table.get("n_mod_since_analyze") or 0)
-    if never_analysed(table) and (table.get("n_live_tup") or mod) > 0:
+    the last ANALYZE (changes_since_analyze) than `factor` × its analyze trigger."""
+    if never_analysed(table) and (table.get("n_live_tup") or table.get("n_mod_since_analyze") or 0) > 0:
         return True
-    return mod > factor * analyze_trigger(table, section)
+    return changes_since_analyze(table) > factor * analyze_trigger(table, section)
 
 
 def _oldest_xact(section: dict[str, Any]) -> str:
@@ -142,7 +167,7 @@ def stale_statistics_findings(section: dict[str, Any], th: dict[str, float]) -> 
     read = {(u["schema"], u["table"]) for s in section.get("statements") or [] for u in s.get("uses") or []}
     out = []
     for t in section.get("tables") or []:
-        mod = float(t.get("n_mod_since_analyze") or 0)
+        mod = changes_since_analyze(t)
         if mod < th["stale_min_modified_rows"] or not stale(t, section, th["autovacuum_lag_factor"]):
             continue
         trigger = analyze_trigger(t, section)
@@ -160,7 +185,8 @@ def stale_statistics_findings(section: dict[str, Any], th: dict[str, float]) -> 
                     "planner still plans with the old row counts and value distributions"
                     + (", and the analysed workload reads this table." if queried else ".")),
             key=f"{t['schema']}.{t['table']}",
-            evidence={"n_mod_since_analyze": int(mod), "analyze_trigger_rows": round(trigger),
+            evidence={"n_mod_since_analyze": int(t.get("n_mod_since_analyze") or 0),
+                      "changes_since_analyze": int(mod), "analyze_trigger_rows": round(trigger),
                       "n_live_tup": t.get("n_live_tup"), "reltuples": t.get("reltuples"),
                       "last_analyze": t.get("last_analyze"), "last_autoanalyze": t.get("last_autoanalyze"),
                       "autoanalyze_count": t.get("autoanalyze_count"), "autovacuum": why_off or "on",

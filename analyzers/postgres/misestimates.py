@@ -143,11 +143,11 @@ def diagnose(node: dict[str, Any], by_id: dict[int, dict], stmt: dict[str, Any],
     name = ruleutil.qualified(schema, table)
     cols = _columns_in(_conditions(cond_node), (section.get("columns") or {}).get(f"{schema}.{table}", {}))
     if t and health.stale(t, section, 1.0):
-        mod = t.get("n_mod_since_analyze") or 0
+        mod = health.changes_since_analyze(t)
         return {"cause": "stale_statistics", "table": (schema, table), "columns": cols, "confidence": "estimated",
                 "sql": f"ANALYZE {name};",
                 "why": (f"{table}'s statistics are stale: {'never analysed' if health.never_analysed(t) else ''}"
-                        f"{'' if health.never_analysed(t) else f'{mod:,} rows changed since its last ANALYZE'}, past "
+                        f"{'' if health.never_analysed(t) else f'{mod:,.0f} rows changed since its last ANALYZE'}, past "
                         f"the {health.analyze_trigger(t, section):,.0f} at which autovacuum analyses it")}
     ext = section.get("extended_statistics") or []
     if len(cols) >= 2 and not _covered(ext, schema, table, cols):

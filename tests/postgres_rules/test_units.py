@@ -336,3 +336,13 @@ def test_buffer_cache_findings_overall_then_per_table():
 def test_mb_helpers():
     assert ruleutil.mb_text(4 * GB) == "4GB" and ruleutil.mb_text(100 * 1024 ** 2) == "100MB"
     assert ruleutil.nice_mb(12.2 * 1024 ** 2) == 16 * 1024 ** 2 and ruleutil.nice_mb(100 * 1024 ** 2) == 128 * 1024 ** 2
+
+
+def test_inserts_an_analyze_in_the_same_transaction_saw_are_not_churn():
+    loaded = {"n_live_tup": 80000, "reltuples": 80000.0, "n_mod_since_analyze": 80019, "n_tup_ins": 80000,
+              "n_tup_upd": 19, "last_analyze": "2026-01-01 00:00:00+00", "last_autovacuum": None}
+    assert health.changes_since_analyze(loaded) == 19
+    grown = {**loaded, "reltuples": 2000.0, "n_live_tup": 52000, "n_mod_since_analyze": 150000}
+    assert health.changes_since_analyze(grown) == 150000  # the ANALYZE saw 2,000 rows: the rest is new
+    vacuumed = {**loaded, "last_autovacuum": "2026-01-01 00:05:00+00"}  # VACUUM set reltuples, not ANALYZE
+    assert health.changes_since_analyze(vacuumed) == 80019
