@@ -62,6 +62,7 @@ PROBE_WORK_MEM_MAX_MB = 256
 _PAGE = {"limit": "20", "offset": "0"}
 _PAGE_PARAM = re.compile(r"\b(LIMIT|OFFSET)\s+\$(\d+)\b", re.IGNORECASE)
 _names = itertools.count(1)
+_ONE_COLUMN_FUNCTION = re.compile(r"\w+\(\s*\"?(\w+)\"?\s*\)")
 
 
 def select_only_reason(query: str) -> str | None:
@@ -107,6 +108,10 @@ def parameter_values(query: str, uses: list[dict], nparams: int, stats_by_col: d
                     values[n - 1] = "\\"
                 continue
             st = stats_by_col.get((u["schema"], u["table"], col))
+            inner = _ONE_COLUMN_FUNCTION.fullmatch(col)
+            if st is None and inner and op == "eq":
+                # lower(email) = lower($1): a value of the column itself, which the function maps alike
+                st = stats_by_col.get((u["schema"], u["table"], inner.group(1)))
             if not st or op == "expr":
                 continue
             hist = st.get("histogram_bounds") or []

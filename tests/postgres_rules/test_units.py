@@ -346,3 +346,11 @@ def test_inserts_an_analyze_in_the_same_transaction_saw_are_not_churn():
     assert health.changes_since_analyze(grown) == 150000  # the ANALYZE saw 2,000 rows: the rest is new
     vacuumed = {**loaded, "last_autovacuum": "2026-01-01 00:05:00+00"}  # VACUUM set reltuples, not ANALYZE
     assert health.changes_since_analyze(vacuumed) == 80019
+
+
+def test_a_function_of_one_column_takes_the_column_s_values():
+    values, why = parameter_values("SELECT id FROM t WHERE lower(name) = lower($1)",
+                                   use([("lower(name)", "eq", [1])]), 1, STATS)
+    assert values == ["bravo"] and why is None
+    assert parameter_values("SELECT id FROM t WHERE upper(zz) = $1", use([("upper(zz)", "eq", [1])]), 1,
+                            STATS)[0] is None
