@@ -101,7 +101,7 @@ def analyze_snapshot(snapshot: dict[str, Any], settings: Settings):
             result.notes.append(f"pool {v.pool}: only jdbc_connections_* metrics, so no wait figures: not sized")
         else:
             for rule in (rules.pool001_undersized(v, sz, cores, th, planned),
-                         rules.pool002_oversized(v, sz, th, available)):
+                         rules.pool002_oversized(v, sz, th, available, cores)):
                 if rule:
                     result.findings.append(rule)
         for rule in (rules.pool004_leak_detection(v, th), rules.pool005_max_lifetime(v, th)):

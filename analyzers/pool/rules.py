@@ -10,6 +10,7 @@ POOL005 max-lifetime              max-lifetime that HikariCP overrides or that r
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -175,9 +176,17 @@ def _min_idle_hint(view: PoolView, size: int) -> str:
     return ""
 
 
-def pool002_oversized(view: PoolView, sz: Sizing, th: Thresholds, available: int | None) -> Finding | None:
-    """Peak active at most oversized_peak_share of the pool, nobody waited, and the model's size is at least
-    oversized_min_excess smaller: lower maximum-pool-size (window mode only)."""
+def pool002_oversized(view: PoolView, sz: Sizing, th: Thresholds, available: int | None,
+                      cores: Cores | None = None) -> Finding | None:
+    """Peak active at most oversized_peak_share of the pool, nobody waited, and the pool is at least
+    oversized_min_excess above the smallest size worth keeping: lower maximum-pool-size (window mode only).
+
+    The smallest size worth keeping is the largest of the model's size, twice the peak in use (one window
+    is rarely the busiest hour) and HikariCP's (cores × 2) + spindles when the database's cores are known —
+    a pool that small never starves the database, and advising less would undo a sizing that the same
+    formula supports (HikariCP wiki, "About Pool Sizing")."""
+    import math
+
     current = sz.current
     if (current is None or sz.recommended is None or view.stats[0].since_start or not _enough(view, th)
             or _waiting(view, th)):
@@ -186,15 +195,19 @@ def pool002_oversized(view: PoolView, sz: Sizing, th: Thresholds, available: int
     if not peaks:
         return None
     peak = max(peaks)
-    if peak > th.oversized_peak_share * current or current - sz.recommended < th.oversized_min_excess:
+    formula = sizing.hikaricp_formula(cores.count, th.effective_spindle_count) if cores else None
+    floor = max(sz.recommended, math.ceil(2 * peak), formula or 0)
+    if peak > th.oversized_peak_share * current or current - floor < th.oversized_min_excess:
         return None
+    sz = dataclasses.replace(sz, recommended=floor)
     held = current * view.instances
     heavy = available is not None and available > 0 and held >= 0.5 * available
     detail = (f"At most {peak:g} of {current} connections were in use at once (over {sum(s.samples for s in view.stats)} "
               f"samples on {view.instances} instance(s)); measured use is {sz.offered_load:.2f} connections on "
               f"average, held {sz.hold_ms or 0:.1f} ms each. {sz.recommended} keeps the chance of waiting ≤ "
-              f"{th.target_wait_probability:.0%} with {th.burst_headroom:g}× the p95 in use as headroom. "
-              f"Each idle connection is a PostgreSQL backend process holding memory"
+              f"{th.target_wait_probability:.0%}, with twice the peak in use as headroom"
+              + (f" and no fewer than HikariCP's {formula} for the database's {cores.count} cores" if formula else "")
+              + ". Each idle connection is a PostgreSQL backend process holding memory"
               + (f"; these pools hold {held} of the {available} connections the database can give" if heavy else "")
               + ". Check the busiest hour before shrinking: this window may be quieter.")
     return Finding(
