@@ -225,16 +225,22 @@ def _header(comment: str, what: str) -> list[str]:
     return [f"{comment} Written by `perfadvisor apply` from a perfadvisor report. {what}", ""]
 
 
-def _migration(lines: list[Line], titles: dict[str, str]) -> str:
-    out = _header("--", "Review, then run it outside a transaction block (CREATE INDEX CONCURRENTLY cannot run "
-                        "inside BEGIN … COMMIT): psql -v ON_ERROR_STOP=1 -f migration.sql. Safe to run twice.")
+def _grouped(lines: list[Line], titles: dict[str, str], comment: str, what: str) -> str:
+    """The header, then each finding's lines under one comment with its id and title."""
+    out = _header(comment, what)
     last = None
     for ln in lines:
         if ln.finding != last:
-            out.append(f"-- {ln.finding}: {_one_line(titles.get(ln.finding, ''))}")
+            out.append(f"{comment} {ln.finding}: {_one_line(titles.get(ln.finding, ''))}")
             last = ln.finding
         out.append(ln.text)
     return "\n".join(out) + "\n"
+
+
+def _migration(lines: list[Line], titles: dict[str, str]) -> str:
+    return _grouped(lines, titles, "--", "Review, then run it outside a transaction block (CREATE INDEX "
+                    "CONCURRENTLY cannot run inside BEGIN … COMMIT): psql -v ON_ERROR_STOP=1 -f migration.sql. "
+                    "Safe to run twice.")
 
 
 def _comment_file(comment: str):
@@ -247,15 +253,8 @@ def _comment_file(comment: str):
 
 
 def _redis_conf(lines: list[Line], titles: dict[str, str]) -> str:
-    out = _header("#", "Add these lines to redis.conf and restart Redis, or apply them live with "
-                       "`redis-cli CONFIG SET <name> <value>` (and `CONFIG REWRITE` to keep them).")
-    last = None
-    for ln in lines:
-        if ln.finding != last:
-            out.append(f"# {ln.finding}: {_one_line(titles.get(ln.finding, ''))}")
-            last = ln.finding
-        out.append(ln.text)
-    return "\n".join(out) + "\n"
+    return _grouped(lines, titles, "#", "Add these lines to redis.conf and restart Redis, or apply them live "
+                    "with `redis-cli CONFIG SET <name> <value>` (and `CONFIG REWRITE` to keep them).")
 
 
 def _nginx_conf(lines: list[Line], titles: dict[str, str]) -> str:

@@ -3,7 +3,6 @@ escaped so matplotlib does not read mathtext, and matplotlib escapes text in SVG
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+
+from reports.charts import _label as charts_label  # noqa: E402 - one label and SVG helper for every chart
+from reports.charts import _svg  # noqa: E402
 
 plt.rcParams["svg.fonttype"] = "none"
 plt.rcParams["svg.hashsalt"] = "perfadvisor-compare"
@@ -24,17 +26,7 @@ CURVE_PERCENTILES = (0, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.99)
 
 
 def _label(text: str, width: int = 40) -> str:
-    t = " ".join(str(text).split())
-    t = t if len(t) <= width else t[:width - 1] + "…"
-    return t.replace("$", r"\$")
-
-
-def _svg(fig) -> str:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg"):]
+    return charts_label(text, width)
 
 
 def percentile_curves(curves: list[tuple[str, list[tuple[float, float]], list[tuple[float, float]]]]) -> str | None:
