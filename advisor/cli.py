@@ -32,6 +32,9 @@ def cli() -> None:
 @click.option("--pg", "pg_dsn", metavar="DSN",
               help="PostgreSQL connection string (libpq URL or key=value) of the database to analyse "
                    "[default: [targets.postgres] dsn in the config file, else $PERFADVISOR_PG_DSN].")
+@click.option("--explain-analyze", "explain_analyze", is_flag=True, default=None,
+              help="Also run the workload's SELECT statements once with EXPLAIN ANALYZE (read-only transaction, "
+                   "statement_timeout, pg_stats values as parameters) to find row misestimates (PG009).")
 @click.option("--bundle", "bundle", metavar="PATH", default=None,
               help="Front-end build: a Vite dist/, a webpack stats.json or a directory of built files.")
 @click.option("--frontend-url", metavar="URL", default=None,
@@ -80,7 +83,7 @@ def cli() -> None:
 @click.option("--storage-budget-mb", type=click.FloatRange(min=0), default=None,
               help="Most disk the recommended indexes may take together, in MB [default: no limit].")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
-def analyze(pg_dsn, bundle, frontend_url, baseline, actuator_urls, management_port, redis_url, redis_full_scan,
+def analyze(pg_dsn, explain_analyze, bundle, frontend_url, baseline, actuator_urls, management_port, redis_url, redis_full_scan,
             py_spy, sample, sample_interval, compose_file, compose_services, compose_env_files, compose_profiles,
             out_dir, config_path, profile, from_snapshot, fail_on, statement_timeout_ms, storage_budget_mb,
             quiet) -> None:
@@ -102,7 +105,7 @@ def analyze(pg_dsn, bundle, frontend_url, baseline, actuator_urls, management_po
             raise ConfigError("--service, --compose-env-file and --compose-profile need --compose FILE")
         settings = build_settings(
             config_path, profile, config_required=config_path != DEFAULT_CONFIG,
-            target_flags={"postgres": {"dsn": pg_dsn},
+            target_flags={"postgres": {"dsn": pg_dsn, "explain_analyze": explain_analyze},
                           "frontend": {"bundle": bundle, "url": frontend_url, "baseline": baseline},
                           "actuator": {"urls": list(actuator_urls), "management_port": management_port},
                           "redis": {"url": redis_url, "full_scan": redis_full_scan},

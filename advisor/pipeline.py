@@ -39,7 +39,7 @@ from advisor.model import REPORT_SCHEMA_VERSION, Finding, new_snapshot, rank, su
 ANALYZERS = ("analyzers.postgres", "analyzers.frontend", "analyzers.actuator", "analyzers.redis",
              "analyzers.profile")
 #: Cross-source rule modules, run after the analyzers, in this order.
-CROSS_SOURCE = ("analyzers.pool", "analyzers.cache")
+CROSS_SOURCE = ("analyzers.pool", "analyzers.cache", "analyzers.pgrequests")
 
 
 @dataclass
