@@ -11,8 +11,11 @@ is the wall time without both. With ``--before-rev REV`` the same runs are also 
 REV (``git archive`` into a temporary directory; nothing in the checkout changes), an end-to-end before/after.
 ``--explain-analyze`` adds a run with it (opt-in: it executes the SELECT statements).
 
-    python benchmarks/pg_analyze.py [--tables 200] [--per-table 25] [--port 24601] [--before-rev REV]
-                                    [--explain-analyze] [--repeat 3]
+    python benchmarks/pg_analyze.py [--tables 200] [--per-table 25] [--port 24601] [--before-rev REV
+                                    [--before-paths analyzers/postgres]] [--explain-analyze] [--repeat 3]
+
+Issue 10's own before/after: ``--before-rev 114697d --before-paths analyzers/postgres`` (HEAD without the
+rules beyond indexes: analyzers/postgres as it was before them).
 """
 
 from __future__ import annotations
@@ -155,17 +158,36 @@ def beyond_cost(section: dict, config: str | None) -> dict:
     return {"beyond_collect_s": (section.get("beyond_indexes_time_s") or 0.0) + write_s, "beyond_rules_s": best}
 
 
+def _spread(runs: list[dict]) -> str:
+    """min–max wall time of the runs, e.g. "5.6–7.1 s"."""
+    walls = sorted(r["wall_s"] for r in runs)
+    return f"{walls[0]:.1f}–{walls[-1]:.1f} s"
+
+
 def _median(runs: list[dict]) -> dict:
     """The run with the median wall time."""
     return sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
 
 
-def export(rev: str) -> Path:
-    """perfadvisor as of `rev`, exported with git archive into a temporary directory."""
+def export(rev: str, paths: list[str] | None = None) -> Path:
+    """perfadvisor as of `rev`, exported with git archive into a temporary directory; with `paths`, HEAD with
+    only those paths as of `rev` (so the comparison leaves out everything else that changed since)."""
+    import shutil
+
     root = Path(__file__).resolve().parent.parent
     tree = Path(tempfile.mkdtemp(prefix=f"bench-{rev[:10]}-"))
-    archive = subprocess.run(["git", "-C", str(root), "archive", rev], capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+
+    def extract(ref: str, *only: str) -> None:
+        archive = subprocess.run(["git", "-C", str(root), "archive", ref, *only], capture_output=True,
+                                 check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    if not paths:
+        extract(rev)
+        return tree
+    extract("HEAD")
+    for p in paths:
+        shutil.rmtree(tree / p, ignore_errors=True)
+    extract(rev, *paths)
     return tree
 
 
@@ -176,6 +198,8 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=2000)
     ap.add_argument("--port", type=int, default=24601)
     ap.add_argument("--before-rev", default=None, help="also run perfadvisor as of this git revision")
+    ap.add_argument("--before-paths", nargs="*", default=None, metavar="PATH",
+                    help="with --before-rev: HEAD with only these paths as of that revision")
     ap.add_argument("--explain-analyze", action="store_true", help="add a run with --explain-analyze")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each kind (the median is shown)")
     args = ap.parse_args()
@@ -205,7 +229,7 @@ def main() -> None:
             ea = base / "ea.toml"
             ea.write_text("[targets.postgres]\nexplain_analyze = true\n")
             runs.append(("default + --explain-analyze", str(ea)))
-        tree = export(args.before_rev) if args.before_rev else None
+        tree = export(args.before_rev, args.before_paths) if args.before_rev else None
         rows, before = [], {}
         for name, config in runs:
             # interleaved, median of --repeat runs: other work on a shared machine moves single runs a lot
@@ -214,9 +238,9 @@ def main() -> None:
                 afters.append(analyze(dsn, config))
                 if tree is not None and not name.endswith("--explain-analyze"):
                     befores.append(analyze(dsn, config, tree))
-            rows.append((name, _median(afters)))
+            rows.append((name, {**_median(afters), "spread": _spread(afters)}))
             if befores:
-                before[name] = _median(befores)
+                before[name] = {**_median(befores), "spread": _spread(befores)}
         head = f"{'run':<38}{'stmts':>7}{'wall s':>9}{'peak MB':>9}{'EXPLAINs':>10}{'EXPLAIN s':>11}{'PG001':>7}{'analysed':>10}"
         print(head)
         print("-" * len(head))
@@ -237,12 +261,15 @@ def main() -> None:
             line = (f"{name:<38}{s['beyond_collect_s']:>11.2f}{s['beyond_rules_s']:>9.2f}{s['wall_s'] - extra:>10.1f}"
                     f"{s['wall_s']:>9.1f}{extra / max(s['wall_s'] - extra, 1e-9):>8.1%}")
             if name in before:
-                line += f"{before[name]['wall_s']:>15.1f}"
+                line += f"{before[name]['wall_s']:>15.1f}   after {s['spread']}, before {before[name]['spread']}"
             print(line)
         print("\nevidence s: the queries they add and writing what they add to snapshot.json; rules s: the rules, "
-              "best of 3.\nbefore = after − both." + (f" @{args.before_rev[:10]}: the same run with that revision "
-              f"(median of {args.repeat}, interleaved); wall times on a shared machine vary (load average "
-              f"{os.getloadavg()[0]:.1f} now)." if before else ""))
+              "best of 3.\nbefore = after − both.")
+        if before:
+            what = (f"HEAD but {', '.join(args.before_paths)} as of {args.before_rev}" if args.before_paths
+                    else f"perfadvisor as of {args.before_rev}")
+            print(f"@{args.before_rev[:10]}: the same run with {what} (median of {args.repeat}, interleaved); "
+                  f"wall times on a shared machine vary (load average {os.getloadavg()[0]:.1f} now).")
         print("target: the rules beyond indexes add < 10% to analyze (issue 10)")
     finally:
         cluster.stop(remove=True)
