@@ -32,9 +32,10 @@ def test_html_escapes_statement_text(analyzed, tmp_path):
     assert "<script" not in page and "<img" not in page and "<b>bold</b>" not in page
     assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page
     md = (tmp_path / "out" / "report.md").read_text()
-    # Markdown shows statements in code spans, which CommonMark renders literally; outside them, nothing raw
+    # Markdown shows statements in code spans and fenced blocks, which CommonMark renders literally; outside
+    # them, nothing raw
     import re
-    outside = re.sub(r"`[^`\n]*`", "", md)
+    outside = re.sub(r"`[^`\n]*`", "", re.sub(r"^```.*?^```", "", md, flags=re.S | re.M))
     assert "<script" not in outside and "<img" not in outside
     assert "`/* </script><script>alert(1)</script>" in md
     validate_report(tmp_path / "out")
