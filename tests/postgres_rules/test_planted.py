@@ -74,8 +74,11 @@ def test_a_spilling_sort_gets_the_work_mem_that_keeps_it_in_memory(planted_repor
     assert f["confidence"] == "verified" and stmt["basis"].startswith("measured")
     value = f["evidence"]["recommended_work_mem"]
     assert re.fullmatch(r"\d+MB", value) and f"work_mem = '{value}'" in f["action"]["sql"]
-    # this machine's memory is known (loopback), and the value fits pgtune's budget: server-wide
-    assert f["evidence"]["scope"] == "server" and f["evidence"]["server_budget_bytes"] > 0
+    # this machine's memory is known (loopback): server-wide when the value fits pgtune's budget (24 GB here:
+    # ~40 MB), else for the transaction (the workload's only role runs all of it)
+    budget = f["evidence"]["server_budget_bytes"]
+    fits = budget >= int(value.removesuffix("MB")) * 1024 ** 2
+    assert budget > 0 and f["evidence"]["scope"] == ("server" if fits else "transaction")
     query = "SELECT id, payload FROM events WHERE kind = %s ORDER BY payload"
     dsn = planted_dsn[0]
     assert sort_node(explain_json(dsn, query, ("click",)))["Sort Space Type"] == "Disk"
@@ -114,7 +117,7 @@ def test_correlated_columns_misestimate_names_create_statistics(planted_report):
     (row,) = f["evidence"]["statements"]
     city, zip_code = (int(v) for v in row["parameter_values"])
     assert zip_code // 10 == city  # a combination that exists, not two unrelated pg_stats values
-    assert row["actual_rows"] > 50 * row["plan_rows"]
+    assert row["actual_rows"] >= 20 * row["plan_rows"] and row["factor"] >= 20
     assert f["action"]["sql"].startswith("CREATE STATISTICS IF NOT EXISTS public.people_city_zip_stats "
                                          "(dependencies, ndistinct) ON city, zip FROM public.people;")
 
