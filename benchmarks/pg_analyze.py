@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -133,6 +134,7 @@ def analyze(dsn: str, config: str | None, tree: Path | None = None) -> dict:
                  analysed=report["coverage"]["postgres"]["analysed_share"])
     if tree is None:
         stats.update(beyond_cost(snap, config), ea_s=(snap.get("explain_analyze") or {}).get("time_s"))
+    shutil.rmtree(out, ignore_errors=True)
     return stats
 
 
@@ -172,8 +174,6 @@ def _median(runs: list[dict]) -> dict:
 def export(rev: str, paths: list[str] | None = None) -> Path:
     """perfadvisor as of `rev`, exported with git archive into a temporary directory; with `paths`, HEAD with
     only those paths as of `rev` (so the comparison leaves out everything else that changed since)."""
-    import shutil
-
     root = Path(__file__).resolve().parent.parent
     tree = Path(tempfile.mkdtemp(prefix=f"bench-{rev[:10]}-"))
 
@@ -207,6 +207,7 @@ def main() -> None:
     os.chmod(base, 0o755)
     cluster = TempCluster(base / "data", args.port, extra_conf={"pg_stat_statements.max": "10000"})
     cluster.start()
+    tree = None
     try:
         cluster.wait_ready()
         with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
@@ -273,6 +274,9 @@ def main() -> None:
         print("target: the rules beyond indexes add < 10% to analyze (issue 10)")
     finally:
         cluster.stop(remove=True)
+        shutil.rmtree(base, ignore_errors=True)
+        if tree is not None:
+            shutil.rmtree(tree, ignore_errors=True)
 
 
 if __name__ == "__main__":
