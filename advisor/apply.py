@@ -281,9 +281,10 @@ def _hints(findings: list[dict[str, Any]]) -> str:
                 f.get("detail", ""), ""]
         if act.get("file"):
             out += [f"In `{act['file']}`:", ""]
-        for key in ("summary", "code", "snippet"):
+        for key in ("summary", "sql", "code", "snippet"):
             if act.get(key):
-                out += ["```", str(act[key]), "```", ""] if key != "summary" else [str(act[key]), ""]
+                fence = "```sql" if key == "sql" else "```"
+                out += [fence, str(act[key]), "```", ""] if key != "summary" else [str(act[key]), ""]
     return "\n".join(out)
 
 

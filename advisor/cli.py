@@ -134,9 +134,11 @@ def analyze(pg_dsn, explain_analyze, bundle, frontend_url, baseline, actuator_ur
 def thresholds() -> None:
     """List every threshold, its default and its source (set them in perfadvisor.toml [thresholds.AREA])."""
     from advisor.pipeline import threshold_modules
-    for mod in threshold_modules():
-        for name, default, source in getattr(mod, "THRESHOLDS", ()):
-            click.echo(f"{mod.AREA}.{name:<24} {default!s:<10} {source}")
+    rows = [(f"{mod.AREA}.{name}", default, source) for mod in threshold_modules()
+            for name, default, source in getattr(mod, "THRESHOLDS", ())]
+    width = max((len(r[0]) for r in rows), default=0)
+    for name, default, source in rows:
+        click.echo(f"{name:<{width}}  {default!s:<10} {source}")
 
 
 @cli.group()

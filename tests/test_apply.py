@@ -94,6 +94,8 @@ def test_properties_redis_lines_and_hints_from_findings():
          "action": {"kind": "config", "file": "nginx.conf (server block)", "snippet": "gzip on;"}},
         {"id": "FE002:x", "rule": "FE002", "severity": "medium", "title": "lazy <Admin>", "detail": "d",
          "evidence": {}, "action": {"kind": "code_change", "file": "src/App.jsx", "snippet": "lazy(() => import('./Admin'))"}},
+        {"id": "PG008:x", "rule": "PG008", "severity": "medium", "title": "spill", "detail": "d", "evidence": {},
+         "action": {"kind": "config", "sql": "ALTER ROLE app SET work_mem = '64MB';"}},
         {"id": "PG005:x", "rule": "PG005", "severity": "info", "title": "unused", "detail": "d", "evidence": {},
          "action": {"kind": "drop_index", "sql": "DROP INDEX CONCURRENTLY public.x;"},
          "index": {"schema": "public", "table": "t", "name": "x", "columns": ["a"]}},
@@ -111,6 +113,7 @@ def test_properties_redis_lines_and_hints_from_findings():
     assert "gzip on;" in (out / "nginx.conf").read_text() and "server {" in (out / "nginx.conf").read_text()
     hints = (out / "code-hints.md").read_text()
     assert "lazy <Admin>" in hints and "src/App.jsx" in hints
+    assert "```sql\nALTER ROLE app SET work_mem = '64MB';\n```" in hints  # settings SQL is shown, never run
     p2 = ap.plan(report, only=("PG005",))
     assert p2.used == ["PG005:x"] and p2.statements()[0].text == "DROP INDEX CONCURRENTLY IF EXISTS public.x;"
 
