@@ -40,6 +40,10 @@ THRESHOLDS = (
                                 "(perfadvisor's convention)"),
     ("database_cores", 0, "cores of the database host for HikariCP's (cores × 2) + spindles; 0 = unknown "
                           "(HikariCP wiki, About Pool Sizing)"),
+    ("database_capacity_factor", 2.0, "all pools together get at most this × HikariCP's (cores × 2) + spindles "
+                                      "when the database's cores are known: past that, extra connections queue "
+                                      "inside PostgreSQL (HikariCP wiki, About Pool Sizing; PostgreSQL wiki, "
+                                      "Number Of Database Connections); the factor is perfadvisor's convention"),
     ("effective_spindle_count", 1, "spindles in HikariCP's formula; 0 when the data set is cached "
                                    "(HikariCP wiki, About Pool Sizing)"),
     ("connections_per_request", 1, "connections one request holds at once (Cm in Tn × (Cm − 1) + 1, "
@@ -49,6 +53,29 @@ THRESHOLDS = (
     ("max_lifetime_min_ms", 30000, "HikariCP replaces maxLifetime below 30000 ms with the default "
                                    "(HikariConfig.validateNumerics)"),
 )
+
+
+def _cap_by_database_capacity(sized: dict[str, Any], cores: Any, th: rules.Thresholds) -> None:
+    """Bound every pool's recommended size so that all pools × instances stay within what the database can
+    serve: database_capacity_factor × HikariCP's (cores × 2) + spindles, when the cores are known. A pool
+    never goes below its pool-locking bound. Updates `sized` in place (its values are frozen Sizings)."""
+    import math
+
+    formula = sizing.hikaricp_formula(cores.count, th.effective_spindle_count)
+    if not formula:
+        return
+    capacity = math.ceil(th.database_capacity_factor * formula)
+    wanted = {p: (sz.recommended, sz.instances) for p, sz in sized.items() if sz.recommended is not None}
+    for p, share in sizing.share_out(wanted, capacity).items():
+        sz = sized[p]
+        size = max(share, sz.locking_n)
+        if size < sz.recommended:
+            note = (f"capped at {size} (the load alone would want {sz.recommended}): all pools together get at "
+                    f"most {th.database_capacity_factor:g} × HikariCP's ({cores.count} × 2) + "
+                    f"{th.effective_spindle_count} = {capacity} connections for a database with {cores.count} "
+                    f"cores ({cores.source}); beyond that, extra connections queue inside PostgreSQL, so "
+                    "shorten the time each request holds a connection (the slow statements) instead")
+            sized[p] = model.with_bound(sz, size, "; ".join(n for n in (sz.bound_note, note) if n))
 
 
 def thresholds(settings: Settings) -> rules.Thresholds:
@@ -93,6 +120,7 @@ def analyze_snapshot(snapshot: dict[str, Any], settings: Settings):
             sized[p] = model.with_bound(sz, sz.wanted, None)
         result.notes.append("pool rules: the database's max_connections is unknown (give --pg as well), so the "
                             "pool sizes could not be checked against it")
+    _cap_by_database_capacity(sized, cores, th)
     total_instances = max(v.instances for v in views)
     planned = sum((sized[v.pool].recommended or sized[v.pool].current or 0) * v.instances for v in views)
     for v in views:

@@ -38,6 +38,7 @@ class Thresholds:
     oversized_peak_share: float
     oversized_min_excess: int
     database_cores: int
+    database_capacity_factor: float
     effective_spindle_count: int
     connections_per_request: int
     leak_detection_min_ms: int

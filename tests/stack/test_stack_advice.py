@@ -79,3 +79,17 @@ def test_the_report_shows_the_samples_and_hides_the_redis_password(advice, stack
     for name in ("report.html", "report.md", "report.json", "snapshot.json", "report.sarif"):
         assert secret not in (advice.out / name).read_text(), name
     assert secret not in advice.output
+
+
+def test_the_order_history_n_plus_one_is_tied_to_its_endpoint(advice):
+    (f,) = [f for f in advice.findings("PG007") if f["id"] == "PG007:public.orders->public.order_items(order_id)"]
+    assert f["confidence"] == "estimated"
+    assert not [g for g in advice.findings("PG007") if "FOR UPDATE" in json_text(g)]
+    per_request = [g for g in advice.findings("PG015") if "/api/customers/{id}/orders" in g["id"]]
+    assert per_request, [g["id"] for g in advice.report["findings"]]
+
+
+def json_text(finding: dict) -> str:
+    import json
+
+    return json.dumps(finding["evidence"])

@@ -52,8 +52,15 @@ def test_unknown_product_is_404(stack):
 
 
 def test_placing_an_order_decrements_stock_and_the_order_shows_in_the_history(stack):
+    import psycopg
+
     base = stack.urls.frontend.rstrip("/")
-    before = json.loads(get(base + "/api/products/11")[2])["stock"]
+
+    def stock_now() -> int:  # from the table: GET /api/products/{id} is cached and may be up to a TTL old
+        with psycopg.connect(stack.admin_dsn) as conn:
+            return conn.execute("SELECT stock FROM products WHERE id = 11").fetchone()[0]
+
+    before = stock_now()
     status, placed = post_json(base + "/api/orders", {"customerId": 9, "items": [{"productId": 11, "quantity": 3}]})
     assert status == 201, placed
     assert placed["totalCents"] == 3 * json.loads(get(base + "/api/products/11")[2])["priceCents"]
@@ -61,11 +68,7 @@ def test_placing_an_order_decrements_stock_and_the_order_shows_in_the_history(st
     assert history[0]["id"] == placed["id"]
     assert history[0]["items"] == [{"productId": 11, "productName": history[0]["items"][0]["productName"],
                                     "quantity": 3, "unitPriceCents": placed["totalCents"] // 3}]
-    import psycopg
-
-    with psycopg.connect(stack.admin_dsn) as conn:
-        stock = conn.execute("SELECT stock FROM products WHERE id = 11").fetchone()[0]
-    assert stock == before - 3
+    assert stock_now() == before - 3
 
 
 def test_the_worker_invoices_placed_orders(stack):
