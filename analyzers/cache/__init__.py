@@ -28,6 +28,7 @@ THRESHOLDS = (
     ("min_time_share", rules.MIN_TIME_SHARE, "perfadvisor's convention"),
     ("min_endpoint_calls", rules.MIN_ENDPOINT_CALLS, "perfadvisor's convention"),
     ("behind_calls_ratio", rules.BEHIND_CALLS_RATIO, "perfadvisor's convention"),
+    ("behind_max_calls_ratio", rules.BEHIND_MAX_CALLS_RATIO, "perfadvisor's convention"),
     ("behind_time_share", rules.BEHIND_TIME_SHARE, "perfadvisor's convention"),
     ("stampede_gets_per_s", rules.STAMPEDE_GETS_PER_S, "perfadvisor's convention (Vattani et al. 2015)"),
     ("stampede_max_ttl_s", rules.STAMPEDE_MAX_TTL_S, "perfadvisor's convention"),
@@ -150,7 +151,8 @@ def endpoint_views(section: dict[str, Any], statements: list[dict[str, Any]] | N
         for s in statements or []:
             mean = s["total_exec_time_ms"] / s["calls"] if s["calls"] else 0.0
             if (h.mean_ms and s["calls"] >= th["behind_calls_ratio"] * h.count
-                    and s["calls"] <= 1.5 * h.count and mean >= th["behind_time_share"] * h.mean_ms):
+                    and s["calls"] <= th["behind_max_calls_ratio"] * h.count
+                    and mean >= th["behind_time_share"] * h.mean_ms):
                 behind.append({"queryid": s["queryid"], "query": s["query"], "calls": s["calls"],
                                "mean_exec_time_ms": round(mean, 3)})
         share = (h.count * (h.mean_ms or 0)) / total if total else 0.0
