@@ -4,10 +4,10 @@ counters of the whole workload, the time the statistics cover, severities and ev
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from typing import Any
 
 from analyzers.postgres.candidates import Catalog
+from analyzers.postgres.rules import _age_s  # one reading of pg_stat timestamps
 
 DOCS = "https://www.postgresql.org/docs/15/"
 #: Severity by the share of the workload's exec time a finding concerns (perfadvisor's scale, as PG001).
@@ -72,15 +72,6 @@ def all_statements(section: dict[str, Any]) -> list[dict[str, Any]]:
 
 def total_exec_ms(section: dict[str, Any]) -> float:
     return float((section.get("workload") or {}).get("total_exec_time_ms") or 0.0)
-
-
-def _age_s(since: Any, section: dict[str, Any]) -> float | None:
-    try:
-        start = datetime.fromisoformat(str(since).replace(" ", "T"))
-        end = datetime.fromisoformat(section["collected_at"].replace("Z", "+00:00"))
-        return max((end - start).total_seconds(), 0.0)
-    except (TypeError, ValueError, KeyError):
-        return None
 
 
 def table_stats_hours(section: dict[str, Any]) -> tuple[float, str]:
