@@ -141,9 +141,15 @@ def thresholds() -> None:
         click.echo(f"{name:<{width}}  {default!s:<10} {source}")
 
 
-@cli.group()
-def demo() -> None:
-    """The bundled samples: run them and analyse them."""
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def demo(ctx) -> None:
+    """The bundled samples. Without a subcommand: `demo validate`, the whole loop on the sample stack (start it,
+    load it, analyse, apply, load it again, compare, one page)."""
+    if ctx.invoked_subcommand is None:
+        from advisor.validate.cli import demo_validate
+
+        ctx.invoke(demo_validate)
 
 
 @demo.command("postgres")
@@ -174,6 +180,10 @@ register_demo_commands(demo)
 from advisor.load.cli import register_load_commands  # noqa: E402
 
 register_load_commands(cli)
+
+from advisor.validate.cli import register as register_validate  # noqa: E402
+
+register_validate(cli, demo)
 
 
 @cli.command("apply")

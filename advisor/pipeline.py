@@ -107,11 +107,14 @@ def sampling_sources(settings: Settings, modules: list[Any] | None = None
     return sources, failed
 
 
-def collect(settings: Settings, on_progress=None, sample_progress=None) -> tuple[dict[str, Any], list[str]]:
+def collect(settings: Settings, on_progress=None, sample_progress=None, sampled=None
+            ) -> tuple[dict[str, Any], list[str]]:
     """Run every configured collector. Returns (snapshot, errors) where errors are one-line messages.
 
     When ``settings.sample_s`` is set, the sources of every configured sampling analyzer first run in one
-    window (advisor/sampling.py); ``sample_progress`` receives its live progress line (None: quiet)."""
+    window (advisor/sampling.py); ``sample_progress`` receives its live progress line (None: quiet).
+    ``sampled``: a window that already ran, as (sources {area: [Source…]}, failed {area: line}, Window) — the
+    stack sampled during a load run (advisor.load.stack.StackSampler) — used instead of sampling again."""
     from advisor import sampling
 
     snap = new_snapshot()
@@ -124,14 +127,19 @@ def collect(settings: Settings, on_progress=None, sample_progress=None) -> tuple
         else:
             active.append(mod)
     sources: dict[str, list[Any]] = {}
-    if settings.sample_s is not None:
-        sources, failed = sampling_sources(settings, active)
-        for area, message in failed.items():
-            snap["targets"][area] = {"status": "error", "error": message}
-            errors.append(message)
     window = None
+    failed: dict[str, str] = {}
+    if sampled is not None:
+        sources, failed, window = sampled
+        if window is None:  # the sampling thread never ran: collect as without a window
+            sources = {}
+    elif settings.sample_s is not None:
+        sources, failed = sampling_sources(settings, active)
+    for area, message in failed.items():
+        snap["targets"][area] = {"status": "error", "error": message}
+        errors.append(message)
     flat = [s for srcs in sources.values() for s in srcs]
-    if flat:
+    if flat and sampled is None:
         if on_progress:
             what = (f"one sample of {len(flat)} source(s) (counters since each application started)"
                     if settings.sample_s <= 0 else

@@ -24,9 +24,9 @@ class Outcome:
 
 def analyze_command(settings: Settings, out_dir: Path, from_snapshot: str | None,
                     echo: Callable[[str], None] = print,
-                    sample_progress: Callable[[str], None] | None = None) -> Outcome:
+                    sample_progress: Callable[[str], None] | None = None, sampled=None) -> Outcome:
     """Collect (or load `from_snapshot`), analyse, write DIR/report.{html,md,json} and DIR/snapshot.json,
-    and print a short summary. Collector errors are returned in Outcome.errors after everything that could
+    and print a short summary. `sampled`: a window that already ran (see pipeline.collect). Collector errors are returned in Outcome.errors after everything that could
     be written was written. Raises InputFileError for an unreadable snapshot or an unwritable DIR."""
     from reports import write_all
 
@@ -36,7 +36,8 @@ def analyze_command(settings: Settings, out_dir: Path, from_snapshot: str | None
         snapshot = load_snapshot(from_snapshot)
         errors = [t["error"] for t in snapshot["targets"].values() if t.get("status") == "error"]
     else:
-        snapshot, errors = pipeline.collect(settings, on_progress=echo, sample_progress=sample_progress)
+        snapshot, errors = pipeline.collect(settings, on_progress=echo, sample_progress=sample_progress,
+                                            sampled=sampled)
         if all(t.get("status") == "skipped" for t in snapshot["targets"].values()):
             raise ConfigError("nothing to analyse: no target is configured; give --pg DSN (or "
                               "PERFADVISOR_PG_DSN), --actuator URL, --redis URL, --py-spy PID, --bundle PATH "

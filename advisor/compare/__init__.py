@@ -1,7 +1,7 @@
 """`perfadvisor compare BEFORE AFTER`: before/after verdicts with statistics over load-run directories.
 
 ``run_compare(before, after, out, threshold="5%", alpha=0.05, slos=[], force=False, seed=1) -> CompareResult``
-writes compare.html, compare.md and compare.json (schema: docs/compare.schema.json) to `out`.
+(units: "auto", "runs" or "windows", see analysis.compare_sides) writes compare.html, compare.md and compare.json (schema: docs/compare.schema.json) to `out`.
 
 Exit codes: 0 no significant regression; 1 a significant regression (for CI); 2 bad input — unreadable or
 half-written run directories, runs of different workloads or hosts without --force, or a side with no valid run
@@ -28,6 +28,10 @@ class CompareResult:
     headline: str
     exit_code: int
     console: list[str] = field(default_factory=list)
+
+
+#: What compare takes as its statistical units (analysis.compare_sides).
+UNITS = ("auto", "runs", "windows")
 
 
 class InvalidRunsError(PerfadvisorError):
@@ -77,11 +81,14 @@ def _console(doc: dict[str, Any]) -> list[str]:
 
 
 def run_compare(before: Path, after: Path, out: Path, threshold: str | float = "5%", alpha: float = 0.05,
-                slos: list[str] | None = None, force: bool = False, seed: int = 1) -> CompareResult:
+                slos: list[str] | None = None, force: bool = False, seed: int = 1, units: str = "auto"
+                ) -> CompareResult:
     """Reads both sides, compares them, writes the three reports, and returns the result (see module doc).
     Raises PerfadvisorError for bad input (InvalidRunsError after writing the reports)."""
     from advisor.compare import analysis, render, runs, slo
 
+    if units not in UNITS:
+        raise ConfigError(f"--units {units!r}: expected one of {', '.join(UNITS)}")
     thr = parse_threshold(threshold)
     if not 0 < alpha < 1:
         raise ConfigError(f"--alpha {alpha}: must be between 0 and 1")
@@ -99,7 +106,8 @@ def run_compare(before: Path, after: Path, out: Path, threshold: str | float = "
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ConfigError(f"--out {out}: cannot create it ({e.strerror})") from None
-    doc = analysis.compare_sides(side_b, side_a, thr, alpha, objectives, seed=seed, notes=notes)
+    doc = analysis.compare_sides(side_b, side_a, thr, alpha, objectives, seed=seed, notes=notes,
+                                   units=units)
     headline = _headline(doc)
     doc["summary"]["headline"] = headline
     code = 1 if doc["summary"]["regressed"] else 0

@@ -120,13 +120,20 @@ def _pooled(runs: list[Run], key: str) -> dict[str, Any] | None:
 
 
 def compare_sides(before: Side, after: Side, threshold: float, alpha: float, slo: slomod.Slo, seed: int = 1,
-                  notes: list[str] | None = None) -> dict[str, Any]:
-    """The compare.json document (see docs/compare.schema.json)."""
+                  notes: list[str] | None = None, units: str = "auto") -> dict[str, Any]:
+    """The compare.json document (see docs/compare.schema.json). units: "auto" (runs as units when both sides
+    have at least two valid runs, else steady-state windows), "runs" or "windows" (batch means of the
+    steady-state windows pooled over each side's runs: more units than a few runs give, so a handful of runs can
+    reach significance; run-to-run variation is not in them)."""
     notes = list(notes or [])
     vb, va = before.valid_runs, after.valid_runs
     invalid_side = not vb or not va
-    mode = "none" if invalid_side else ("runs" if len(vb) >= 2 and len(va) >= 2 else "windows")
-    if mode == "windows" and (len(vb) >= 2 or len(va) >= 2):
+    auto = "runs" if len(vb) >= 2 and len(va) >= 2 else "windows"
+    mode = "none" if invalid_side else (auto if units == "auto" else units)
+    if mode == "windows" and units == "windows" and (len(vb) >= 2 or len(va) >= 2):
+        notes.append(f"compared on steady-state windows pooled over {len(vb)} run(s) before and {len(va)} after "
+                     "(--units windows): run-to-run variation is not part of the intervals")
+    elif mode == "windows" and (len(vb) >= 2 or len(va) >= 2):
         notes.append("only one side has replicate runs: compared on steady-state windows pooled over each side's "
                      "runs (lower confidence)")
     keys = sorted({k for r in vb + va for k in r.endpoints()} - {OVERALL})

@@ -135,8 +135,11 @@ def loadtest(locustfile, host, users, spawn_rate, duration, warmup, workers, out
                    "'GET /api/x:p95_ms=300' [default: p95_ms=200, error_rate=1%, apdex_t_ms=500].")
 @click.option("--force", is_flag=True, help="Compare runs of different workloads or hosts anyway.")
 @click.option("--seed", default=1, type=int, help="Seed of the bootstrap resampling (results are repeatable).")
+@click.option("--units", type=click.Choice(("auto", "runs", "windows")), default="auto",
+              help="Statistical units: replicate runs (auto with 2+ runs per side) or steady-state windows pooled "
+                   "over the runs (more units from few runs; run-to-run variation is not in them).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors and the verdict line.")
-def compare(before, after, out_dir, threshold, alpha, slos, force, seed, quiet) -> None:
+def compare(before, after, out_dir, threshold, alpha, slos, force, seed, units, quiet) -> None:
     """Compare two load runs (or two directories of replicate runs): per endpoint p50/p95/p99, throughput and
     error rate with bootstrap 95% intervals, Mann-Whitney tests with Holm correction, verdicts, SLOs and Apdex.
 
@@ -147,7 +150,7 @@ def compare(before, after, out_dir, threshold, alpha, slos, force, seed, quiet) 
 
     try:
         result = run_compare(Path(before), Path(after), Path(out_dir), threshold=threshold, alpha=alpha,
-                             slos=list(slos), force=force, seed=seed)
+                             slos=list(slos), force=force, seed=seed, units=units)
     except PerfadvisorError as e:
         _fail(str(e), e.exit_code)
         return
