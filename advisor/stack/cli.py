@@ -1,4 +1,4 @@
-"""`perfadvisor demo up|down|status`: the sample stack natively (the default) or in containers
+"""`perfadvisor demo up|down|status|reload`: the sample stack natively (the default) or in containers
 (`--engine docker`, advisor.stack.docker)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ DEFAULT_SCALE = 1.0
 
 
 def register_demo_commands(demo) -> None:
-    """Adds `up`, `down` and `status` to the `perfadvisor demo` click group."""
+    """Adds `up`, `down`, `status` and `reload` to the `perfadvisor demo` click group."""
     import click
 
     run_dir_opt = click.option("--run-dir", default=lambda: os.environ.get("PERFADVISOR_STACK_DIR", DEFAULT_RUN_DIR),
@@ -114,6 +114,39 @@ def register_demo_commands(demo) -> None:
         except PerfadvisorError as e:
             _fail(e)
 
+    @demo.command("reload")
+    @run_dir_opt
+    @click.option("--apply-dir", default=lambda: os.environ.get("PERFADVISOR_APPLY_DIR", ""),
+                  type=click.Path(file_okay=False), show_default="$PERFADVISOR_APPLY_DIR",
+                  help="What `perfadvisor apply --out DIR` wrote [env PERFADVISOR_APPLY_DIR, which `perfadvisor "
+                       "validate` sets for its --restart command].")
+    def demo_reload(run_dir, apply_dir) -> None:
+        """Make the running native stack use an apply directory: Redis CONFIG SET from redis.conf, nginx reloaded
+        with nginx.conf's snippets merged into its server block, the back end restarted with spring.env.
+        migration.sql is not run (apply --execute runs it)."""
+        from advisor.stack.config import StackError
+        from advisor.stack.native import Stack
+
+        try:
+            if not apply_dir:
+                raise StackError("no apply directory: pass --apply-dir DIR or set PERFADVISOR_APPLY_DIR (write one "
+                                 "with `perfadvisor apply REPORT --out DIR`)")
+            done = Stack(StackConfig(run_dir=Path(run_dir))).apply_changes(Path(apply_dir), echo=lambda s: None)
+        except PerfadvisorError as e:
+            _fail(e)
+            return
+        for service, what in done.items():
+            if "skipped" in what:
+                shown = f"nothing applied: {what['skipped']}"
+            elif service == "backend":
+                shown = (f"restarted in {what['ready_s']:.0f} s with " if what["restarted"]
+                         else "unchanged, already runs with ") + ", ".join(what["applied"])
+            elif service == "nginx":
+                shown = "reloaded with " + ", ".join(what["applied"])
+            else:
+                shown = "CONFIG SET " + "; CONFIG SET ".join(what["applied"])
+            click.echo(f"{service:<9} {shown}")
+
     @demo.command("status")
     @engine_opt
     @run_dir_opt
@@ -147,4 +180,9 @@ def register_demo_commands(demo) -> None:
                 click.echo(f"{name:<9} {'running' if s['running'] else 'stopped':<8} {extra}")
             for area, shown in st.get("urls", {}).items() if engine == "docker" else ():
                 click.echo(f"  {area:<10}  {shown}")
+            applied = st.get("applied") or {}
+            if applied.get("backend_env") or applied.get("nginx_snippet"):
+                env = ", ".join(f"{k}={v}" for k, v in applied["backend_env"].items())
+                click.echo(f"applied   by demo reload: {env or 'no back-end settings'}"
+                           + (f"; nginx snippets {applied['nginx_snippet']}" if applied.get("nginx_snippet") else ""))
         sys.exit(0 if st["running"] else 1)
