@@ -59,6 +59,8 @@ def load_options(users: int = 10, duration: str = "60s"):
                    "up -d backend). Without it, settings are written but not in effect.")
 @click.option("--health", metavar="URL", default=None,
               help="URL that answers 2xx once the restarted stack is ready [default: any answer from --host].")
+@click.option("--health-timeout", default="180s", show_default=True, metavar="DURATION",
+              help="How long the restarted stack may take to answer --health.")
 @click.option("--execute", is_flag=True, help="Run migration.sql against --pg (lock_timeout, one statement at a time).")
 @click.option("--only", multiple=True, metavar="ID_OR_RULE", help="Apply only these findings (repeatable).")
 @click.option("--pg", "pg_dsn", metavar="DSN", default=None, help="PostgreSQL to sample and analyse.")
@@ -73,7 +75,7 @@ def load_options(users: int = 10, duration: str = "60s"):
               help="perfadvisor.toml: targets and thresholds.")
 @click.option("--profile", default=None, help="Named profile of the config file.")
 @load_options()
-def validate(locustfile, host, restart_cmd, health, execute, only, pg_dsn, actuator_urls, redis_url, bundle,
+def validate(locustfile, host, restart_cmd, health, health_timeout, execute, only, pg_dsn, actuator_urls, redis_url, bundle,
              frontend_url, config_path, profile, runs, users, spawn_rate, duration, warmup, workers, threshold,
              out_dir, quiet) -> None:
     """Prove the advice on a running stack: load runs before, analysis, apply, restart, load runs after,
@@ -90,6 +92,7 @@ def validate(locustfile, host, restart_cmd, health, execute, only, pg_dsn, actua
                           "redis": {"url": redis_url}, "frontend": {"bundle": bundle, "url": frontend_url}})
         opts = _options(settings, Path(locustfile), host, Path(out_dir), runs, users, spawn_rate, duration, warmup,
                         workers, threshold, restart=restart_cmd, health=health, execute=execute, only=tuple(only),
+                        health_timeout=health_timeout,
                         page_url=frontend_url or settings.target("frontend").get("url"))
         outcome = _run(opts, settings, quiet)
     except PerfadvisorError as e:
@@ -99,7 +102,7 @@ def validate(locustfile, host, restart_cmd, health, execute, only, pg_dsn, actua
 
 
 def _options(settings, locustfile: Path, host: str, out: Path, runs, users, spawn_rate, duration, warmup, workers,
-             threshold, **kw):
+             threshold, health_timeout="180s", **kw):
     from advisor.errors import ConfigError
     from advisor.sampling import parse_duration
     from advisor.validate import ValidateOptions
@@ -107,13 +110,15 @@ def _options(settings, locustfile: Path, host: str, out: Path, runs, users, spaw
     try:
         duration_s = parse_duration(duration)
         warmup_s = parse_duration(warmup) if warmup is not None else None
+        health_timeout_s = parse_duration(health_timeout)
     except ValueError as e:
-        raise ConfigError(f"--duration/--warmup: {e}") from None
+        raise ConfigError(f"--duration/--warmup/--health-timeout: {e}") from None
     if not locustfile.is_file():
         raise ConfigError(f"--workload {locustfile}: not found")
     settings.sample_s = duration_s
     return ValidateOptions(locustfile=locustfile, host=host, out=out, runs=runs, users=users, spawn_rate=spawn_rate,
-                           duration_s=duration_s, warmup_s=warmup_s, workers=workers, threshold=threshold, **kw)
+                           duration_s=duration_s, warmup_s=warmup_s, workers=workers, threshold=threshold,
+                           health_timeout_s=health_timeout_s, **kw)
 
 
 def _run(opts, settings, quiet: bool):

@@ -24,8 +24,10 @@ class Route:
 
 
 class DelayServer:
-    def __init__(self, port: int, routes: dict[str, Route]) -> None:
+    def __init__(self, port: int, routes: dict[str, Route], admin: dict | None = None) -> None:
+        """admin: {path: callable()} answered at once with 204 (a test's restart command calls them)."""
         self.routes = dict(routes)
+        self.admin = dict(admin or {})
         self.count = 0
         self._lock = threading.Lock()
         server = self
@@ -35,6 +37,10 @@ class DelayServer:
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 path = urlsplit(self.path).path
+                if path in server.admin:
+                    server.admin[path]()
+                    self._answer(204, b"")
+                    return
                 route = server.routes.get(path)
                 rng = random.Random()
                 with server._lock:
