@@ -1,29 +1,15 @@
-"""Headless Chromium driven over the DevTools protocol (websocket-client), to load a page as a user would
-and collect what its console and network reported. Only loopback URLs; the flags keep Chromium from
-reaching out (this machine has no network beyond the package registries)."""
+"""A page as a user sees it, for the stack and report tests: advisor.browser's headless Chromium, plus what
+its console and network reported while the page rendered, its visible text and a probe's value."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 
-import websocket
+from advisor import browser
+from advisor.browser import chromium_binary
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
-         "--no-default-browser-check"]
-
-
-def chromium_binary() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+__all__ = ["Browser", "PageResult", "chromium_binary"]
 
 
 @dataclass
@@ -39,55 +25,16 @@ class PageResult:
         return self.console_errors + self.exceptions + self.log_errors
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Browser:
-    """One headless Chromium with its own empty profile; close() ends it and removes the profile."""
+class Browser(browser.Browser):
+    """advisor.browser.Browser that records console errors, exceptions and error log entries per open()."""
 
     def __init__(self, binary: str) -> None:
-        self.profile = tempfile.mkdtemp(prefix="perfadvisor-chromium-")
-        self.port = _free_port()
-        self.proc = subprocess.Popen([binary, *FLAGS, f"--user-data-dir={self.profile}",
-                                      f"--remote-debugging-port={self.port}", "about:blank"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/list", timeout=2) as r:
-                    pages = [t for t in json.load(r) if t["type"] == "page"]
-                if pages:
-                    self.ws_url = pages[0]["webSocketDebuggerUrl"]
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                self.close()
-                raise RuntimeError("headless Chromium did not start its DevTools endpoint")
-            time.sleep(0.2)
-        self.ws = websocket.create_connection(self.ws_url, timeout=30, suppress_origin=True)
-        self._id = 0
-        for method in ("Runtime.enable", "Log.enable", "Page.enable"):
-            self.call(method)
+        super().__init__(binary, domains=("Runtime", "Log", "Page"))
+        self.result = PageResult()
+        self._loaded = False
+        self.listeners.append(self._event)
 
-    def call(self, method: str, **params) -> dict:
-        self._id += 1
-        msg_id = self._id
-        self.ws.send(json.dumps({"id": msg_id, "method": method, "params": params}))
-        while True:
-            msg = json.loads(self.ws.recv())
-            if msg.get("id") == msg_id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg.get("result", {})
-            self._event(msg)
-
-    def _event(self, msg: dict) -> None:
-        method, p = msg.get("method"), msg.get("params", {})
+    def _event(self, method: str, p: dict) -> None:
         if method == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
             self.result.console_errors.append(" ".join(str(a.get("value", a.get("description", "")))
                                                        for a in p.get("args", [])))
@@ -110,34 +57,14 @@ class Browser:
         self.call("Page.navigate", url=url)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            value = self.call("Runtime.evaluate", expression=f"Boolean({ready_js})", returnByValue=True)
-            if self._loaded and value.get("result", {}).get("value") is True:
+            if self._loaded and self.evaluate(f"Boolean({ready_js})") is True:
                 break
-            time.sleep(0.2)
+            self.pump(lambda: False, min(deadline, time.monotonic() + 0.2))
         else:
             raise TimeoutError(f"{url}: {ready_js} not true within {timeout_s} s; errors {self.result.errors}")
-        settle = time.monotonic() + 1.0
-        while time.monotonic() < settle:  # late console errors (a failed fetch after render)
-            self.call("Runtime.evaluate", expression="1")
-            time.sleep(0.1)
-        text = self.call("Runtime.evaluate", expression="document.body.innerText", returnByValue=True)
-        self.result.text = text.get("result", {}).get("value", "")
+        # late console errors (a failed fetch after render)
+        self.pump(lambda: False, time.monotonic() + 1.0)
+        self.result.text = self.evaluate("document.body.innerText") or ""
         if probe_js:
-            self.result.probe = self.call("Runtime.evaluate", expression=probe_js,
-                                          returnByValue=True).get("result", {}).get("value")
+            self.result.probe = self.evaluate(probe_js)
         return self.result
-
-    def close(self) -> None:
-        try:
-            if getattr(self, "ws", None):
-                self.ws.close()
-        finally:
-            # Chromium's helpers (zygote, renderer) share its process group: end them all.
-            for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-                try:
-                    os.killpg(self.proc.pid, sig)
-                    self.proc.wait(wait_s)
-                    break
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    continue
-            shutil.rmtree(self.profile, ignore_errors=True)
