@@ -451,7 +451,8 @@ class Stack:
                 if redis_lines else {"skipped": f"no redis.conf in {apply_dir}" if not files["redis.conf"].exists()
                                      else f"{files['redis.conf']} has no setting"}
             result["nginx"] = self._apply_nginx(state, files["nginx.conf"], nginx_new, echo, undo) \
-                if nginx_new else {"skipped": f"no nginx.conf in {apply_dir}"}
+                if nginx_new else {"skipped": f"no nginx.conf in {apply_dir}" if not files["nginx.conf"].exists()
+                                   else f"{files['nginx.conf']} has no directive"}
             result["backend"] = self.restart_backend(env, echo) if env else \
                 {"skipped": f"no spring.env in {apply_dir}" if env is None else f"{files['spring.env']} is empty"}
         except BaseException:
