@@ -137,6 +137,9 @@ def _expects(f: dict[str, Any]) -> dict[str, Any]:
         uri = ev.get("uri")
         return {"metric": "cache hit ratio" if not uri else "p95 latency", "cache": ev.get("cache"),
                 "endpoints": [uri] if uri else "those reading this cache"}
+    if rule.startswith("PROFILE"):
+        return {"metric": "the hot function's share of py-spy samples, and the process's CPU per unit of work",
+                "function": ev.get("function"), "endpoints": "those whose work this process does"}
     if rule.startswith(("CDN", "FE")):
         return {"metric": "first page load: bytes transferred and load time", "endpoints": ["/"]}
     return {"metric": (f.get("impact") or {}).get("metric"), "endpoints": "unknown"}

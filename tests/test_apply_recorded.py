@@ -99,8 +99,6 @@ def test_apply_json_lines_match_the_files(applied):
     assert [n.words for n in nginx] == [n.words for t in dict.fromkeys(by_file["nginx.conf"]) for n in parse(t)]
 
 
-@pytest.mark.xfail(strict=True, reason="advisor/apply.py _expects gives a PROFILE001 finding (no impact) no metric; "
-                                       "remove this mark when it says what the change moves")
 def test_apply_json_says_what_every_line_is_expected_to_move(applied):
     doc = json.loads((applied / "apply.json").read_text())
     missing = [(ln["rule"], ln["file"]) for ln in doc["lines"] if not ln["expects"].get("metric")]

@@ -218,8 +218,11 @@ class _Loop:
         result = pageload.measure(url, loads=self.o.page_loads)
         self.doc["page_load"][side] = result.to_dict()
         if side == "after" and "before" in self.doc["page_load"]:
-            self.doc["page_load"]["comparison"] = pageload.compare_loads(self.doc["page_load"]["before"],
-                                                                         self.doc["page_load"]["after"])
+            from advisor.validate.effects import page_rows
+
+            comparison = pageload.compare_loads(self.doc["page_load"]["before"], self.doc["page_load"]["after"])
+            self.doc["page_load"]["comparison"] = comparison
+            self.doc["page_load"]["rows"] = page_rows(comparison, _threshold(self.o.threshold))
         rd.write_json(self.o.out / "page-load.json", self.doc["page_load"])
 
     def _runs(self, side: str) -> None:
@@ -350,9 +353,12 @@ class _Loop:
             lines = [ln for ln in self.plan.lines if ln.finding == fid]
             files = sorted({ln.file for ln in lines})
             how, applied = self._how_applied(fid, files)
-            rows = fx.claimed_metrics(f, self.doc["measures"]["before"], self.doc["measures"]["after"], threshold)
-            if f["rule"].startswith(("CDN", "FE")) and "comparison" in self.doc["page_load"]:
-                rows = [r for r in self.doc["page_load"]["comparison"].get("metrics", [])] + rows
+            rows = []
+            if applied:  # a change not made cannot be credited with what others moved
+                rows = fx.claimed_metrics(f, self.doc["measures"]["before"], self.doc["measures"]["after"],
+                                          threshold)
+                if f.get("area") == "frontend":
+                    rows = fx.frontend_rows(f, self.doc["page_load"].get("rows") or []) + rows
             resolved = None
             if after_ids is not None and f.get("area") in after_ok | {"pool", "cache", "postgres"} and applied:
                 resolved = fid not in after_ids

@@ -139,6 +139,31 @@ def claimed_metrics(finding: dict[str, Any], before: list[dict], after: list[dic
     return rows
 
 
+#: Which page-load measure a front-end finding claims to move: compression cuts the first view's bytes; immutable
+#: caching of hashed assets cuts the repeat view's (they come from the browser cache). Load times are shown but
+#: claimed by none: on loopback the wire costs nothing, so compressing can make a load slower there while it saves
+#: the bytes a real network pays for (RFC 9111 §5.2.2 for immutable; nginx gzip module docs).
+FRONTEND_CLAIMS = {"CDN001": ("repeat view", "transferred_bytes"), "CDN003": ("first view", "transferred_bytes")}
+
+
+def frontend_rows(finding: dict[str, Any], page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The page-load rows (`page_rows`) a front-end finding claims (FRONTEND_CLAIMS); [] for the others, which
+    are judged by re-analysis alone."""
+    claim = FRONTEND_CLAIMS.get(finding.get("rule", ""))
+    return [r for r in page if claim and (r["subject"], r["metric"]) == claim]
+
+
+def page_rows(comparison: dict[str, Any], threshold: float) -> list[dict[str, Any]]:
+    """The first page load's metrics (advisor.pageload.compare_loads) as measured rows (see `moved`; lower is
+    better for bytes and times), with "subject" the view ("first view": empty cache, "repeat view")."""
+    rows = []
+    for name, m in (comparison.get("metrics") or {}).items():
+        metric = Metric(name.split("_view_", 1)[-1], m["unit"], True)
+        row = moved(metric, list(m["before_values"]), list(m["after_values"]), threshold)
+        rows.append({**row, "subject": m["view"].replace("_", " ")})
+    return rows
+
+
 def verdict(applied: bool, rows: list[dict[str, Any]], resolved: bool | None) -> str:
     """CONFIRMED when a claimed metric moved (or, with nothing measured, the finding no longer fires after the
     change); WORSE when one moved the wrong way beyond the spread; else NOT_CONFIRMED, or NOT_MEASURED when
