@@ -230,6 +230,8 @@ class _Loop:
         from advisor.load.stack import sampler_for
 
         o = self.o
+        if side == "before":
+            self._preflight()
         for i in range(1, o.runs + 1):
             out = o.out / side / f"run-{i}"
             self.echo(f"  {side} run {i}/{o.runs}: {o.users} users for {o.duration_s:g} s → {out}")
@@ -251,6 +253,23 @@ class _Loop:
             self.samplers[side] = sampler
             self.save()
 
+    def _preflight(self) -> None:
+        """One sample of every target before minutes of load: TargetError naming the first that cannot be
+        reached (a wrong DSN, URL or password), so nothing runs against a stack that cannot be observed."""
+        from advisor import sampling
+        from advisor.pipeline import sampling_sources
+
+        sources, failed = sampling_sources(self.settings)
+        if failed:
+            raise TargetError("; ".join(f"{area}: {message}" for area, message in failed.items()))
+        flat = [src for srcs in sources.values() for src in srcs]
+        if not flat:
+            return
+        window = sampling.run_window(flat, 0.0)
+        bad = [rec.error_line() for rec in window.recordings if rec.error and rec.error["phase"] == "open"]
+        if bad:
+            raise TargetError(bad[0] + (f" (and {len(bad) - 1} more target(s))" if len(bad) > 1 else ""))
+
     def _analyze_window(self, side: str, out_dir: Path) -> dict[str, Any]:
         from advisor.run import analyze_command
 
@@ -258,6 +277,9 @@ class _Loop:
         self.settings.sample_s = self.o.duration_s
         outcome = analyze_command(self.settings, out_dir, None, echo=lambda line: None,
                                   sampled=(s.sources, s.errors, s.window))
+        for err in outcome.errors:
+            self.doc.setdefault("notes", []).append(f"analysis of the {side} runs: {err}")
+            self.echo(f"  warning: {err}")
         return outcome.report
 
     def _analyze(self) -> None:

@@ -28,22 +28,21 @@ def fmt_measure(v: float | None, unit: str) -> str:
 
 
 def fmt_change(row: dict[str, Any]) -> str:
-    """"−87.5%" (relative), "+12.0 pp" for a share that started at 0, "–" when unknown."""
+    """"−87.5%" (relative) for times and bytes, "+22.7 pp" (percentage points) for shares, "–" when unknown."""
+    b, a = row.get("before"), row.get("after")
+    if row.get("unit") == "share" and b is not None and a is not None:
+        return f"{100 * (a - b):+.1f} pp".replace("-", "−")
     c = row.get("change")
-    if c is None:
-        return "–"
-    if row.get("unit") == "share" and not row.get("before"):
-        return f"{100 * c:+.1f} pp"
-    return f"{100 * c:+.1f}%".replace("-", "−")
+    return "–" if c is None else f"{100 * c:+.1f}%".replace("-", "−")
 
 
 def measured_confidence(row: dict[str, Any]) -> str:
     """How far a measured row can be trusted, in words (effects.moved's small-sample rule)."""
     n_b, n_a = len(row.get("before_runs") or []), len(row.get("after_runs") or [])
-    base = f"measured: median of {n_b} run(s) before, {n_a} after"
-    if row.get("beyond_spread"):
-        return base + "; every after run beyond every before run"
-    return base + ("; within the run-to-run spread" if row.get("direction") != "same" else "; no change")
+    base = f"medians of {n_b} vs {n_a} runs"
+    if row.get("direction") == "same":
+        return base + "; change below the threshold"
+    return base + ("; no overlap" if row.get("beyond_spread") else "; runs overlap")
 
 
 def _env() -> Environment:

@@ -84,6 +84,11 @@ def test_the_loop_measures_before_and_after_and_writes_one_page(server, lenient_
     for r in doc["recommendations"]:
         if "migration.sql" in r["files"]:
             assert r["verdict"] == fx.NOT_APPLIED and "not run" in r["applied"]
+    assert doc["recommendations"], "the session database's planted problems give findings"
+    doc["recommendations"][0]["title"] = "<script>alert(1)</script>"
+    from advisor.validate.render import render_html, render_markdown
+    assert "<script>alert" not in render_html(doc) and "&lt;script&gt;" in render_html(doc)
+    assert "alert(1)" in render_markdown(doc)
     page = (out / "index.html").read_text()
     assert "analysis/report.html" in page and "compare/compare.html" in page and "/slow?id={id}" in page
     assert (out / "index.md").read_text().startswith("# perfadvisor validate")
@@ -112,6 +117,17 @@ def test_a_health_url_that_never_answers_stops_the_loop(server, lenient_config, 
     assert f"health check http://127.0.0.1:{DEAD_PORT}/health: no 2xx answer within 2 s" in res.output
     doc = json.loads((out / "validate.json").read_text())
     assert doc["stopped_at"] == "restart" and doc["runs"]["before"]
+
+
+def test_a_target_that_cannot_be_reached_stops_before_any_load(server, lenient_config, tmp_path):
+    out = tmp_path / "v"
+    dead = f"postgresql://postgres@127.0.0.1:{DEAD_PORT}/nothing"
+    res = _validate(out, lenient_config, dead, "--restart", "true", runs=1, duration="4s")
+    assert res.exit_code == 2, res.output
+    errors = [ln for ln in res.output.splitlines() if ln.startswith("perfadvisor: error:")]
+    assert len(errors) == 1 and errors[0].startswith("perfadvisor: error: before:") and str(DEAD_PORT) in errors[0]
+    doc = json.loads((out / "validate.json").read_text())
+    assert doc["stopped_at"] == "before" and not doc["runs"]["before"] and server.count == 0
 
 
 @pytest.mark.parametrize("args, message", [
