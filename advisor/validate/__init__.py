@@ -328,7 +328,10 @@ class _Loop:
         self.doc["restart"] = {"command": o.restart, "exit_code": res.returncode, "log": "restart.log",
                                "duration_s": round(time.monotonic() - started, 1), "needed_for": needs}
         if res.returncode != 0:
-            raise TargetError(f"--restart command exited {res.returncode}: {_last_line(log)} (see {log})")
+            from advisor.load.runner import _tail as last_line
+
+            raise TargetError(f"--restart command exited {res.returncode}: {last_line(log) or '(no output)'} "
+                              f"(see {log})")
         health = o.health or o.host
         wait_healthy(health, o.health_timeout_s, strict=bool(o.health))
         self.doc["restart"]["healthy_after_s"] = round(time.monotonic() - started, 1)
@@ -485,14 +488,6 @@ def _headline(doc: dict[str, Any]) -> str:
 def _threshold(text: str) -> float:
     from advisor.compare import parse_threshold
     return parse_threshold(text)
-
-
-def _last_line(path: Path) -> str:
-    try:
-        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
-    except OSError:
-        return ""
-    return lines[-1][:200] if lines else "(no output)"
 
 
 def _ms(v: float | None) -> str:
