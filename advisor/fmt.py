@@ -205,3 +205,24 @@ def _num(v: Any) -> str:
     if not isinstance(v, int | float) or isinstance(v, bool):
         return str(v)
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}".rstrip("0").rstrip(".")
+
+
+#: How many changes "Do these first" lists at the top of every report.
+FIRST_COUNT = 5
+#: Severities a change must have to be listed first (info and low findings wait for the full list).
+FIRST_SEVERITIES = ("critical", "high", "medium")
+
+
+def first_changes(report: dict[str, Any], n: int = FIRST_COUNT) -> list[dict[str, Any]]:
+    """The few changes with the largest effect: the first n findings in the report's rank order (worst severity,
+    then largest saving; advisor.model.rank) that are critical, high or medium and ask for a change (an action
+    other than "none")."""
+    out = [f for f in report.get("findings", []) if f.get("severity") in FIRST_SEVERITIES
+           and (f.get("action") or {}).get("kind", "none") != "none"]
+    return out[:n]
+
+
+def first_line(f: dict[str, Any]) -> str:
+    """One line of "Do these first": "PG001 Index … — est. saves 15.1 min of database time per hour (verified)"."""
+    effect = impact_text(f) or "effect not quantified"
+    return f"{f.get('rule')} {f.get('title')} — {effect} (confidence: {f.get('confidence')})"

@@ -31,20 +31,27 @@ def _svg(fig) -> str:
 
 
 def cost_before_after(statements: list[dict[str, Any]]) -> str | None:
-    """Horizontal bars of each statement's planner cost before and after (log scale when they differ a lot)."""
+    """Horizontal bars of each statement's planner cost before and after, on a linear axis from 0 so a cut reads
+    at its true size (a log axis made a 68% cut look like 95%); each pair is labelled with its percent change and
+    both absolute costs."""
     rows = [s for s in statements if s.get("cost_before") is not None and s.get("cost_after") is not None][:8]
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(rows) + 0.9))
     labels = [_label(s["query"]) if s.get("query") else f"queryid {s['queryid']}" for s in rows]
     y = range(len(rows))
-    ax.barh([i + 0.2 for i in y], [s["cost_before"] for s in rows], height=0.4, label="before", color="#c0504d")
-    ax.barh([i - 0.2 for i in y], [max(s["cost_after"], 0.01) for s in rows], height=0.4, label="after",
-            color="#4f81bd")
+    before = [float(s["cost_before"]) for s in rows]
+    after = [float(s["cost_after"]) for s in rows]
+    ax.barh([i + 0.2 for i in y], before, height=0.4, label="before", color="#c0504d")
+    ax.barh([i - 0.2 for i in y], after, height=0.4, label="after", color="#4f81bd")
+    top = max(before + after) or 1.0
+    for i, (b, a) in enumerate(zip(before, after, strict=True)):
+        change = f"{100 * (a - b) / b:+.0f}%" if b else "n/a"
+        ax.text(max(a, b) + 0.01 * top, i, f"{change}  ({b:,.1f} → {a:,.1f})", va="center", fontsize=7)
+    ax.set_xlim(0, top * 1.45)  # room for the labels right of the longest bar
     ax.set_yticks(list(y), labels, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xscale("log")  # costs before and after often differ by orders of magnitude
-    ax.set_xlabel("planner cost (arbitrary units, log scale)", fontsize=8)
+    ax.set_xlabel("planner cost (arbitrary units, linear axis from 0)", fontsize=8)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.tick_params(axis="x", labelsize=8)
     return _svg(fig)

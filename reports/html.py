@@ -7,7 +7,15 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from advisor.fmt import impact_text
+from advisor.fmt import (
+    BYTE_CONVENTION,
+    first_changes,
+    fmt_scalar,
+    fmt_value,
+    impact_exact,
+    impact_text,
+    label,
+)
 from reports import charts
 
 
@@ -19,6 +27,8 @@ def _env() -> Environment:
     env.filters["impact"] = impact_text
     env.filters["num"] = lambda v: f"{v:,.1f}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) else v)
     env.filters["value"] = render_value
+    env.filters["label"] = label
+    env.filters["exact"] = impact_exact
     return env
 
 
@@ -26,26 +36,22 @@ def _env() -> Environment:
 _MAX_ROWS = 12
 
 
-def _scalar(v: Any) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:,.3f}".rstrip("0").rstrip(".") if abs(v) < 1000 else f"{v:,.0f}"
-    if isinstance(v, int):
-        return f"{v:,}"
-    return str(v)
+def _scalar(v: Any, key: str = "") -> str:
+    return fmt_value(key, v) if key else fmt_scalar(v)
 
 
-def render_value(v: Any, depth: int = 0) -> Markup:
-    """Evidence and coverage values as HTML: a list of records is a table, a record a key/value table, a
-    short list a comma list; every text is escaped; keys ending in _svg become images (see _image_data_uri).
-    Long lists are folded into <details>. Never a Python repr."""
+def render_value(v: Any, depth: int = 0, key: str = "") -> Markup:
+    """Evidence and coverage values as HTML: a list of records is a table with readable headers (advisor.fmt.label)
+    and values in the unit their key names (advisor.fmt.fmt_value: bytes as kB/MB, ms as s/min), a record a
+    key/value table, a short list a comma list; every text is escaped; keys ending in _svg become images (see
+    _image_data_uri). Long lists are folded into <details>. Never a Python repr."""
     if isinstance(v, dict):
+        if not v:
+            return Markup("–")
         if depth >= 3:
-            return escape(", ".join(f"{k}: {_scalar(x)}" for k, x in v.items() if not isinstance(x, dict | list)))
-        rows = [Markup("<tr><th>{}</th><td>{}</td></tr>").format(k, _svg_or_value(k, x, depth))
+            return escape("; ".join(f"{label(k)}: {_scalar(x, k) if not isinstance(x, dict | list) else _flat(x)}"
+                                    for k, x in v.items()))
+        rows = [Markup("<tr><th>{}</th><td>{}</td></tr>").format(label(k), _svg_or_value(k, x, depth))
                 for k, x in v.items()]
         return Markup('<table class="kv">') + Markup("").join(rows) + Markup("</table>")
     if isinstance(v, list):
@@ -53,9 +59,9 @@ def render_value(v: Any, depth: int = 0) -> Markup:
             keys: list[str] = []
             for x in v:
                 keys += [k for k in x if k not in keys and not k.endswith("_svg")]
-            head = Markup("").join(Markup("<th>{}</th>").format(k) for k in keys)
+            head = Markup("").join(Markup("<th>{}</th>").format(label(k)) for k in keys)
             body = [Markup("<tr>") + Markup("").join(
-                Markup("<td>{}</td>").format(render_value(x.get(k), depth + 1)) for k in keys) + Markup("</tr>")
+                Markup("<td>{}</td>").format(render_value(x.get(k), depth + 1, k)) for k in keys) + Markup("</tr>")
                 for x in v]
             table = Markup("<table><tr>{}</tr>").format(head) + Markup("").join(body[:_MAX_ROWS])
             if len(body) > _MAX_ROWS:
@@ -63,19 +69,29 @@ def render_value(v: Any, depth: int = 0) -> Markup:
                                 "</details></td></tr>").format(len(keys), len(body) - _MAX_ROWS,
                                                                 Markup("").join(body[_MAX_ROWS:]))
             return table + Markup("</table>")
-        items = [render_value(x, depth + 1) for x in v]
+        items = [render_value(x, depth + 1, key) for x in v]
         if len(items) > _MAX_ROWS:
             return Markup(", ").join(items[:_MAX_ROWS]) + Markup(" <details><summary>{} more</summary>{}</details>"
                                                                   ).format(len(items) - _MAX_ROWS,
                                                                            Markup(", ").join(items[_MAX_ROWS:]))
         return Markup(", ").join(items) if items else Markup("–")
-    return escape(_scalar(v))
+    return escape(_scalar(v, key))
+
+
+def _flat(v: Any) -> str:
+    """A deeply nested value as plain words (no brackets, no quotes): "a, b" / "key: value; …"."""
+    if isinstance(v, dict):
+        return "; ".join(f"{label(k)}: {_flat(x) if isinstance(x, dict | list) else _scalar(x, k)}"
+                         for k, x in v.items()) or "–"
+    if isinstance(v, list):
+        return ", ".join(_flat(x) if isinstance(x, dict | list) else fmt_scalar(x) for x in v) or "–"
+    return fmt_scalar(v)
 
 
 def _svg_or_value(key: str, v: Any, depth: int) -> Markup:
     if key.endswith("_svg") and isinstance(v, str):
         return Markup('<img alt="{}" style="max-width:100%" src="{}">').format(key, _image_data_uri(v))
-    return render_value(v, depth + 1)
+    return render_value(v, depth + 1, key)
 
 
 def _as_list(value: Any) -> list[dict[str, Any]]:
@@ -125,4 +141,5 @@ def render(report: dict[str, Any]) -> str:
     workload_svg = charts.workload_shares(pg.get("top_statements", [])) if pg else None
     return _env().get_template("report.html.j2").render(
         r=report, figures=figures, images=images, coverage_figures=coverage_figures,
+        first=first_changes(report), byte_convention=BYTE_CONVENTION,
         workload_svg=Markup(workload_svg) if workload_svg else None)

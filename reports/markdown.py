@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from advisor.fmt import impact_text
+from advisor.fmt import BYTE_CONVENTION, first_changes, impact_exact, impact_text
 
 #: GitHub rejects comments over 65,536 characters; we stop at 60,000 to leave room for a bot's wrapper.
 MAX_CHARS = 60_000
@@ -52,6 +52,8 @@ def _finding_details(f: dict[str, Any]) -> str:
                 row += f" {s['cost_before']:,.1f} → {s['cost_after']:,.1f} |"
             out.append(row)
         out.append("")
+    if f.get("impact"):
+        out += [f"Impact: {_cell(impact_text(f))} (exact: {_cell(impact_exact(f))})", ""]
     out += [f"Confidence: **{f['confidence']}**. Id: `{f['id']}`", "", "</details>", ""]
     return "\n".join(out)
 
@@ -59,11 +61,22 @@ def _finding_details(f: dict[str, Any]) -> str:
 def render(report: dict[str, Any]) -> str:
     """The Markdown summary; never longer than MAX_CHARS (details of low-ranked findings are dropped first)."""
     s = report["summary"]
-    head = ["## perfadvisor", "",
-            " · ".join(f"**{v}** {k}" for k, v in s.items()) + f" — {len(report['findings'])} findings", ""]
+    head = ["## perfadvisor", ""]
     for name, t in report["targets"].items():
-        if t.get("status") != "ok":
-            head.append(f"- {name}: {t.get('status')} — {_cell(t.get('reason') or t.get('error'), 400)}")
+        if t.get("status") == "error":  # a failure comes before anything that could be read as "all is well"
+            head.append(f"> **{name} failed:** {_cell(t.get('error'), 400)}")
+    if head[-1] != "":
+        head.append("")
+    head += [" · ".join(f"**{v}** {k}" for k, v in s.items()) + f" — {len(report['findings'])} findings", ""]
+    first = first_changes(report)
+    head += ["### Do these first", ""]
+    head += [f"{i}. **{f['rule']}** {_cell(f['title'], 160)} — {_cell(impact_text(f) or 'effect not quantified')} "
+             f"(confidence: {f['confidence']})" for i, f in enumerate(first, 1)] or [
+        "Nothing above low severity asks for a change."]
+    head += ["", "### All findings", ""]
+    for name, t in report["targets"].items():
+        if t.get("status") == "skipped":
+            head.append(f"- {name}: skipped — {_cell(t.get('reason'), 400)}")
     for area, cov in report.get("coverage", {}).items():
         if "analysed_share" in cov:
             head.append(f"- {area}: analysed {100 * cov['analysed_share']:.1f}% of total exec time; "
@@ -78,11 +91,12 @@ def render(report: dict[str, Any]) -> str:
                         f"{f['confidence']} |")
         head.append("")
     text = "\n".join(head)
+    footer = f"\n_{BYTE_CONVENTION}_\n"
     tail_note = "\n_Details of the remaining findings are in report.html (this comment is size-limited)._\n"
     for f in report["findings"]:
         block = _finding_details(f)
-        if len(text) + len(block) + len(tail_note) > MAX_CHARS:
-            return text + tail_note
+        if len(text) + len(block) + len(tail_note) + len(footer) > MAX_CHARS:
+            return text + tail_note + footer
         text += "\n" + block
     unanalysed = [u for cov in report.get("coverage", {}).values() for u in cov.get("unanalysed", [])]
     if unanalysed:
@@ -93,6 +107,6 @@ def render(report: dict[str, Any]) -> str:
                          f"{_cell(u['reason'], 200)} |")
         block += ["", "</details>", ""]
         b = "\n".join(block)
-        if len(text) + len(b) <= MAX_CHARS:
+        if len(text) + len(b) + len(footer) <= MAX_CHARS:
             text += "\n" + b
-    return text[:MAX_CHARS]
+    return text[:MAX_CHARS - len(footer)] + footer
