@@ -49,6 +49,17 @@ WHERE c.relkind IN ('r', 'p', 'm') AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY 1, 2, a.attnum
 """
 
+#: Relations that are not tables but can be named in FROM: views (with their definition, which candidate
+#: extraction expands) and foreign tables (which carry no index).
+OTHER_RELATIONS_SQL = M + """
+SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
+       CASE WHEN c.relkind = 'v' THEN pg_get_viewdef(c.oid) END AS definition
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('v', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_t%%'
+ORDER BY 1, 2
+"""
+
 INDEXES_SQL = M + """
 SELECT n.nspname AS schema, t.relname AS table, t.relkind::text AS table_relkind, ic.relname AS name,
        am.amname AS method,

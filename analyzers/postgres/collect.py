@@ -157,6 +157,11 @@ def _collect(conn: psycopg.Connection, settings: Settings, shown: str) -> dict[s
     cat = cand_mod.Catalog(columns={}, search_path=list(server.get("schemas") or ["public"]))
     for c in columns:
         cat.columns.setdefault((c["schema"], c["table"]), {})[c["column"]] = c["type"]
+    for r in catalog.rows(conn, catalog.OTHER_RELATIONS_SQL):
+        if r["relkind"] == "v" and r["definition"]:
+            cat.views[(r["schema"], r["name"])] = r["definition"]
+        else:
+            cat.others[(r["schema"], r["name"])] = "a foreign table"
 
     # What each statement reads, from its text.
     for s in stmts:
@@ -165,13 +170,16 @@ def _collect(conn: psycopg.Connection, settings: Settings, shown: str) -> dict[s
         if s["kind"] != "explainable":
             s["status"], s["reason"] = "utility", "utility statement (not costed by EXPLAIN)"
             continue
-        unresolved: list[str] = []
         try:
-            s["uses"] = [u.__dict__ for u in cand_mod.table_uses(s["query"], cat, unresolved)]
+            found = cand_mod.extract(s["query"], cat)
         except cand_mod.UnparsableStatement as e:
             s["parse_error"] = str(e)
-        if unresolved:
-            s["not_tables"] = unresolved
+            continue
+        s["uses"] = [u.__dict__ for u in found.uses]
+        if found.unresolved:
+            s["not_tables"] = found.unresolved
+        if found.skipped:
+            s["skipped_conditions"] = found.skipped
     used_tables = sorted({(u["schema"], u["table"]) for s in stmts for u in s["uses"]}
                          | {(f["schema"], f["table"]) for f in fks})
     pg_stats = catalog.rows(conn, catalog.PG_STATS_SQL,
@@ -201,10 +209,14 @@ def _collect(conn: psycopg.Connection, settings: Settings, shown: str) -> dict[s
                 existing = cand_mod.covered_by_existing(spec, indexes)
                 if existing:
                     already[spec.label] = existing["name"]
+                    s.setdefault("already_indexed", {})[spec.label] = existing["name"]
                     continue
                 cands.setdefault(spec.label, spec)
                 s["candidates"].append(spec.label)
 
+    for s in stmts:
+        if s.get("status") == "analysed" and not s["candidates"]:
+            s["no_candidates_reason"] = no_candidates_reason(s)
     section: dict[str, Any] = {
         "server_version": server["server_version"], "server_version_num": server["server_version_num"],
         "database": server["database"], "role": server["role"], "dsn": shown,
@@ -245,6 +257,19 @@ def _collect(conn: psycopg.Connection, settings: Settings, shown: str) -> dict[s
     return section
 
 
+def no_candidates_reason(s: dict[str, Any]) -> str:
+    """Why an analysed statement has no candidate to cost (it is still analysed: none could apply)."""
+    if s.get("already_indexed"):
+        return ("every candidate is already served by an existing index: " +
+                ", ".join(f"{k} by {v}" for k, v in sorted(s["already_indexed"].items())))
+    if not s["uses"]:
+        return "it filters, joins, sorts and groups on no table column, so no index can apply"
+    if all(not any(u[b] for b in ("eq", "range", "join", "sort", "group")) for u in s["uses"]):
+        return ("it searches only with LIKE/ILIKE patterns, which a B-tree serves only for left-anchored "
+                "terms (see PG006 for a trigram index)")
+    return "no candidate could be built from its columns"
+
+
 def _beyond_indexes(conn, server: dict[str, Any], others: list[dict]) -> dict[str, Any]:
     """Evidence for PG007-PG014: every statement's counters, the database's counters, extended statistics and
     the server machine's facts (host.py)."""
@@ -278,8 +303,11 @@ def _prepare_all(conn, stmts, cat, stats_by_col) -> dict[str, tuple[plans.Prepar
             continue
         if s.get("not_tables") and not s["uses"]:
             s["status"] = "unanalysed"
-            s["reason"] = ("no index candidates: it reads " + ", ".join(s["not_tables"]) +
-                           ", not a table (views and functions are not looked through yet)")
+            s["reason"] = "no index candidates: it reads " + ", ".join(s["not_tables"])
+            continue
+        if s.get("skipped_conditions") and not s["uses"]:
+            s["status"] = "unanalysed"
+            s["reason"] = "no index candidates: " + "; ".join(s["skipped_conditions"])
             continue
         values = _representative_values(s["uses"], prep.nparams, stats_by_col, s["query"])
         if values is not None:

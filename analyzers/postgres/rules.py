@@ -467,6 +467,7 @@ def coverage(section: dict[str, Any]) -> dict[str, Any]:
                   for s in stmts if s.get("status") in ("unanalysed", "utility")]
     w = section["workload"]
     top = sorted(stmts, key=lambda s: -s["total_exec_time_ms"])[:15]
+    costed = section["whatif"].get("available", False)
     return {"top_statements": [{"queryid": s["queryid"], "query": s["query"], "share": s["share"],
                                 "total_exec_time_ms": s["total_exec_time_ms"], "status": s.get("status")}
                                for s in top],
@@ -474,4 +475,26 @@ def coverage(section: dict[str, Any]) -> dict[str, Any]:
             "below_cut_share": max(0.0, 1.0 - w["selected_share"]),
             "statement_count": w["statement_count"], "selected_count": w["selected_count"],
             "unanalysed": unanalysed, "whatif": section["whatif"].get("available", False),
-            "explain_calls": section["whatif"].get("explain_calls", 0)}
+            "explain_calls": section["whatif"].get("explain_calls", 0),
+            "statements": [statement_explanation(s, costed) for s in stmts]}
+
+
+_ROLES = ("eq", "range", "join", "sort", "group", "pattern")
+
+
+def statement_explanation(s: dict[str, Any], costed: bool) -> dict[str, Any]:
+    """Why a statement got the advice it got: the columns found in each role (eq, range, join, sort, group,
+    pattern) per table with the views it was read through, the candidates costed with HypoPG (or only built,
+    without HypoPG), those an existing index already serves, names that are not tables and conditions that
+    gave no candidate."""
+    out: dict[str, Any] = {
+        "queryid": s["queryid"], "status": s.get("status"),
+        "reason": s.get("reason") or s.get("no_candidates_reason"),
+        "columns": [{"table": f"{u['schema']}.{u['table']}", **{r: list(u.get(r) or []) for r in _ROLES},
+                     "views": list(u.get("views") or [])} for u in s.get("uses") or []],
+        "candidates_costed" if costed else "candidates_built": list(s.get("candidates") or []),
+        "already_indexed": dict(s.get("already_indexed") or {})}
+    for key in ("not_tables", "skipped_conditions"):
+        if s.get(key):
+            out[key] = list(s[key])
+    return out
