@@ -22,7 +22,9 @@ perfadvisor.toml::
     [profiles.staging.targets.postgres]    # `--profile staging` merges this over the top level
     dsn = "postgresql://advisor@staging-db/shop"
 
-Errors: ConfigError for an unreadable/invalid file, an unknown profile, or an undefined ${VAR}.
+Errors: ConfigError for an unreadable/invalid file, an unknown profile, an undefined ${VAR}, or a [targets.AREA]
+table or key no analyzer reads (a typo such as `dns` for `dsn` names the key and the known ones; see
+BUILTIN_TARGET_KEYS).
 """
 
 from __future__ import annotations
@@ -48,6 +50,19 @@ ENV_TARGETS = {"postgres": ("dsn", "PERFADVISOR_PG_DSN"), "redis": ("url", "PERF
                "actuator": ("auth_header", "PERFADVISOR_ACTUATOR_AUTH_HEADER")}
 #: Targets whose collectors sample over time: configuring one of them opens a sampling window.
 SAMPLING_AREAS = ("actuator", "redis", "profile")
+
+#: Known keys of each [targets.AREA] table, for the analyzers that do not declare their own TARGET_KEYS (an
+#: analyzer module may define TARGET_KEYS = ("key", …); that tuple wins). The postgres and frontend keys are kept
+#: here because those analyzers read them without declaring them: analyzers/postgres (collect.py, activity.py:
+#: dsn, explain_analyze) and analyzers/frontend/__init__.py (bundle, url, baseline, timeout_s). The others mirror
+#: the module docstrings of analyzers/actuator, analyzers/redis and analyzers/profile (_OPTIONS).
+BUILTIN_TARGET_KEYS: dict[str, tuple[str, ...]] = {
+    "postgres": ("dsn", "explain_analyze"),
+    "frontend": ("bundle", "url", "baseline", "timeout_s"),
+    "actuator": ("urls", "url", "auth_header", "base_path", "management_port", "timeout_s"),
+    "redis": ("url", "timeout_s", "scan_time_s", "scan_max_keys", "full_scan", "memory_samples"),
+    "profile": ("targets", "rate", "subprocesses", "py_spy", "since_start_profile_s"),
+}
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -150,6 +165,10 @@ def load_file(path: str | Path, profile: str | None = None, required: bool = Fal
         if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
             raise ConfigError(f"config {p}: [{section}] must hold one table per area, "
                               f"e.g. [{section}.postgres]")
+    check_target_keys(raw.get("targets", {}), f"config {p}")
+    for name, prof in profiles.items():
+        if isinstance(prof, dict) and isinstance(prof.get("targets"), dict) and name != profile:
+            check_target_keys(prof["targets"], f"config {p}: [profiles.{name}]")
     for area, opts in raw.get("targets", {}).items():
         for key, v in opts.items():
             if isinstance(v, bool):
@@ -160,6 +179,41 @@ def load_file(path: str | Path, profile: str | None = None, required: bool = Fal
             if key in ("dsn", "url", "bundle", "baseline") and not isinstance(v, str):
                 raise ConfigError(f"config {p}: targets.{area}.{key} must be text (a quoted string)")
     return _interpolate(raw, str(p))
+
+
+def target_keys() -> dict[str, tuple[str, ...]]:
+    """Area → the keys its [targets.AREA] table may hold: an analyzer module's own TARGET_KEYS, else
+    BUILTIN_TARGET_KEYS."""
+    from advisor import pipeline
+
+    known = dict(BUILTIN_TARGET_KEYS)
+    for mod in pipeline.analyzer_modules():
+        keys = getattr(mod, "TARGET_KEYS", None)
+        if keys:
+            known[mod.AREA] = tuple(keys)
+    return known
+
+
+def check_target_keys(targets: dict[str, Any], where: str) -> None:
+    """Raises ConfigError, one line naming the key and the known ones, for a target table no analyzer reads
+    ([targets.mysql]) or a key its analyzer does not read (dns for dsn): a typo is never silently ignored."""
+    import difflib
+
+    if not isinstance(targets, dict):
+        return
+    known = target_keys()
+    for area, opts in targets.items():
+        if area not in known:
+            near = difflib.get_close_matches(area, known, n=1)
+            raise ConfigError(f"{where}: unknown target [targets.{area}]"
+                              + (f" (did you mean [targets.{near[0]}]?)" if near else "")
+                              + f"; known targets: {', '.join(known)}")
+        for key in opts if isinstance(opts, dict) else ():
+            if key not in known[area]:
+                near = difflib.get_close_matches(key, known[area], n=1)
+                raise ConfigError(f"{where}: unknown key {key!r} in [targets.{area}]"
+                                  + (f" (did you mean {near[0]!r}?)" if near else "")
+                                  + f"; known keys: {', '.join(known[area])}")
 
 
 def build_settings(config_path: str | Path = DEFAULT_CONFIG, profile: str | None = None,
