@@ -176,8 +176,11 @@ def register_demo_commands(demo) -> None:
             click.echo(f"no stack in {st['run_dir']}")
         else:
             for name, s in st["services"].items():
-                extra = " ".join(f"{k}={v}" for k, v in s.items() if k not in ("running",) and v is not None)
-                click.echo(f"{name:<9} {'running' if s['running'] else 'stopped':<8} {extra}")
+                pid = s.get("pid") or (_postmaster_pid(st.get("run_dir")) if name == "postgres" and s["running"]
+                                       else None)
+                shown_pid = f"pid={pid}" if pid else ("pid=– (container)" if engine == "docker" else "pid=–")
+                extra = " ".join(f"{k}={v}" for k, v in s.items() if k not in ("running", "pid") and v is not None)
+                click.echo(f"{name:<9} {'running' if s['running'] else 'stopped':<8} {shown_pid:<10} {extra}")
             for area, shown in st.get("urls", {}).items() if engine == "docker" else ():
                 click.echo(f"  {area:<10}  {shown}")
             applied = st.get("applied") or {}
@@ -186,3 +189,14 @@ def register_demo_commands(demo) -> None:
                 click.echo(f"applied   by demo reload: {env or 'no back-end settings'}"
                            + (f"; nginx snippets {applied['nginx_snippet']}" if applied.get("nginx_snippet") else ""))
         sys.exit(0 if st["running"] else 1)
+
+
+def _postmaster_pid(run_dir: str | None) -> int | None:
+    """The PostgreSQL postmaster's pid of a native stack, for `demo status`: the first line of postmaster.pid in
+    the data directory state.json names (PostgreSQL writes its pid there while it runs). None when unknown."""
+    try:
+        state = json.loads((Path(run_dir) / "state.json").read_text(encoding="utf-8"))
+        first = (Path(state["postgres_datadir"]) / "postmaster.pid").read_text(encoding="utf-8").split("\n", 1)[0]
+        return int(first)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
