@@ -19,6 +19,7 @@ from analyzers.frontend.model import (
     BuiltFile,
     Bundle,
     Chunk,
+    Import,
     Module,
     brotli_size,
     file_kind,
@@ -96,7 +97,7 @@ def normalize_source(source: str, map_dir: Path, root: Path | None) -> str:
     `webpack://app/./src/App.js` → `src/App.js`; Vite's `../../node_modules/x/y.js` (relative to the map's
     directory) → `node_modules/x/y.js`; anything outside the project keeps its normalized form.
     """
-    if source == sourcemaps.UNMAPPED:
+    if source in sourcemaps.BUCKETS:
         return source
     s = source.replace("\\", "/")
     if s.startswith("\0") or s.startswith("\x00"):
@@ -120,13 +121,22 @@ def normalize_source(source: str, map_dir: Path, root: Path | None) -> str:
     return posixpath.normpath(s)
 
 
+# Sources read from disk when a map does not embed them: at most this many bytes per file (a minified
+# vendor file or a generated blob is no use to the lexical import scan; perfadvisor's convention).
+MAX_DISK_SOURCE_BYTES = 2_000_000
+
+
 def attribute_chunks(build_dir: Path, chunk_of_file: dict[str, str], root: Path | None,
                      notes: list[str]) -> tuple[list[Module], dict[str, str]]:
     """Modules of every JS file in `chunk_of_file` (build-relative path → chunk key), through its source
-    map, and the original sources the maps embed (module path → text). Files without a map are noted."""
+    map, and the original sources (module path → text): those the maps embed (`sourcesContent`), else the
+    app's own files read from disk under the project root. Files without a map, maps refused as not
+    belonging to their file, and sources found nowhere are noted (one line each)."""
     modules: list[Module] = []
     contents: dict[str, str] = {}
-    missing = []
+    missing: list[str] = []
+    refused: list[str] = []
+    without_content: dict[str, Path] = {}  # module path → the map's directory
     for rel, chunk_key in chunk_of_file.items():
         js = build_dir / rel
         if file_kind(rel) != "js" or not js.is_file():
@@ -136,7 +146,12 @@ def attribute_chunks(build_dir: Path, chunk_of_file: dict[str, str], root: Path 
             missing.append(rel)
             continue
         smap = sourcemaps.load_map(map_path)
-        per_source = sourcemaps.attribute(js.read_bytes(), smap, str(map_path))
+        try:
+            per_source = sourcemaps.attribute(js.read_bytes(), smap, _shown(map_path, build_dir))
+        except sourcemaps.MapMismatchError as e:
+            refused.append(f"{rel}: {e}")
+            missing.append(rel)
+            continue
         names = {s: normalize_source(s, map_path.parent, root) for s in per_source}
         for src, nbytes in per_source.items():
             path = names[src]
@@ -144,12 +159,59 @@ def attribute_chunks(build_dir: Path, chunk_of_file: dict[str, str], root: Path 
             modules.append(Module(path=path, chunk=chunk_key, bytes=nbytes, measure="sourcemap",
                                   package=pkg[0] if pkg else None, package_path=pkg[1] if pkg else None,
                                   version=pkg[2] if pkg else None))
-        for src, text in sourcemaps.sources_content(smap).items():
+        embedded = sourcemaps.sources_content(smap)
+        for src, text in embedded.items():
             contents.setdefault(normalize_source(src, map_path.parent, root), text)
+        for src, path in names.items():
+            if src not in embedded and src not in sourcemaps.BUCKETS and not package_of(path):
+                without_content.setdefault(path, map_path.parent)
+    for line in refused[:3]:
+        notes.append(f"source map refused, its file is counted as unattributed: {line}")
+    if len(refused) > 3:
+        notes.append(f"… and {len(refused) - 3} more source map(s) refused the same way")
     if missing:
-        notes.append(f"{len(missing)} JS file(s) have no source map, so their modules are unknown: "
+        notes.append(f"{len(missing)} JS file(s) have no usable source map, so their modules are unknown: "
                      f"{', '.join(sorted(missing)[:3])}{' …' if len(missing) > 3 else ''}")
+    absent = sorted(p for p in without_content if p not in contents)
+    if absent:
+        found = read_sources_from_disk(absent, root)
+        contents.update(found)
+        lost = [p for p in absent if p not in found]
+        line = (f"{len(absent)} app source(s) are not embedded in the source maps (sourcesContent null or "
+                f"short); {len(found)} read from disk under the project")
+        if lost:
+            line += (f", {len(lost)} not found ({', '.join(lost[:3])}{' …' if len(lost) > 3 else ''}): their "
+                     "imports and routes are unknown, so lazy-route (FE002) and defeated-import (FE006) advice "
+                     "cannot cover them")
+        notes.append(line)
     return modules, contents
+
+
+def _shown(path: Path, build_dir: Path) -> str:
+    """`path` relative to the build directory when it lies inside (no build-machine path in a report)."""
+    try:
+        return path.relative_to(build_dir).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def read_sources_from_disk(paths: list[str], root: Path | None) -> dict[str, str]:
+    """module path (project-relative) → its text, for the files that exist under `root` (none without a
+    root; files over MAX_DISK_SOURCE_BYTES and paths leaving the project are skipped)."""
+    out: dict[str, str] = {}
+    if root is None:
+        return out
+    base = root.resolve()
+    for p in paths:
+        if p.startswith(("(", "[", "/")) or ".." in p.split("/"):
+            continue
+        full = base / p
+        try:
+            if full.is_file() and full.stat().st_size <= MAX_DISK_SOURCE_BYTES:
+                out[p] = full.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+    return out
 
 
 def read_packages(root: Path | None, install_paths: set[str]) -> dict[str, dict[str, Any]]:
@@ -182,10 +244,14 @@ def with_versions(modules: list[Module], packages: dict[str, dict[str, Any]]) ->
     return out
 
 
-def graph_and_routes(contents: dict[str, str], modules: list[Module]):
-    """(imports, routes) from the embedded sources; directory-named pages are added as routes too."""
+def graph_and_routes(contents: dict[str, str], modules: list[Module], extra: tuple[Import, ...] = ()):
+    """(imports, routes) from the sources' text; `extra` edges (from a bundler's own graph, e.g. the Vite
+    manifest's dynamic imports) are added where the sources did not show an edge into the same module.
+    Directory-named pages are added as routes too."""
     paths = {m.path for m in modules} | set(contents)
     imps = imports_mod.scan(contents, paths)
+    seen_targets = {i.imported for i in imps}
+    imps += [i for i in extra if i.imported not in seen_targets]
     routes = imports_mod.find_routes(contents, paths)
     known = {r.component for r in routes}
     dynamic_targets = {i.imported for i in imps if i.kind == "dynamic"}

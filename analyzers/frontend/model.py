@@ -42,6 +42,9 @@ _SEGMENT = re.compile(r"([-.~])([A-Za-z0-9_-]{6,32})(?=\.)")
 
 
 _PNPM = re.compile(r"^(@?[^@]+)@(\d[^_/]*)")
+# Yarn PnP: `.yarn/cache/lodash-npm-4.17.21-6382451519-eb835a2e51.zip` and
+# `.yarn/unplugged/esbuild-npm-0.17.19-9e6aa59b5a` (name with "/" as "-", "-npm-", version, checksums).
+_YARN = re.compile(r"^(.+?)-npm-(\d.*?)-[0-9a-f]{10}(?:-[0-9a-f]{10})?(?:\.zip)?$")
 
 
 def _looks_like_hash(s: str) -> bool:
@@ -107,7 +110,7 @@ def package_of(path: str) -> tuple[str, str, str | None] | None:
     """
     if "node_modules" not in path:
         return None
-    parts = [p for p in path.split("/") if p not in ("", ".")]
+    parts = _devirtualize([p for p in path.split("/") if p not in ("", ".")])
     i = len(parts) - 1 - parts[::-1].index("node_modules") if "node_modules" in parts else -1
     if i < 0 or i + 1 >= len(parts):
         return None
@@ -124,7 +127,26 @@ def package_of(path: str) -> tuple[str, str, str | None] | None:
         m = _PNPM.match(p)
         if m and m.group(1).replace("+", "/") == name:
             version = m.group(2)
+    if i > 0 and version is None:
+        m = _YARN.match(parts[i - 1])
+        if m and m.group(1) == name.replace("/", "-"):
+            version = m.group(2)
     return name, "/".join(parts[:end]), version
+
+
+def _devirtualize(parts: list[str]) -> list[str]:
+    """Yarn PnP's virtual paths `…/__virtual__/<id>/<depth>/<rest>` as the real path they stand for:
+    <rest> taken from `depth` directories above the __virtual__ folder's parent (Yarn's VirtualFS), so
+    one package reached through two virtual instances is one install path."""
+    if "__virtual__" not in parts:
+        return parts
+    i = parts.index("__virtual__")
+    if i + 2 >= len(parts) or not parts[i + 2].isdigit():
+        return parts
+    depth = int(parts[i + 2])
+    base = parts[:i]
+    base = base[:len(base) - depth] if depth <= len(base) else []
+    return base + parts[i + 3:]
 
 
 @dataclass(frozen=True)

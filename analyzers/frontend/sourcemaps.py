@@ -1,10 +1,17 @@
 """Attribute the minified bytes of a built file to the source files its source map names.
 
 The method is source-map-explorer's: every generated segment (a run of generated columns that starts a
-mapping) is charged to the source of that mapping until the next segment on the same line; bytes before the
-first segment of a line, lines without mappings, segments without a source and line breaks go to
-``UNMAPPED``. Columns in source maps count UTF-16 code units (Source Map Revision 3 spec), so lines holding
-non-ASCII characters are converted to UTF-8 byte offsets: the result adds up to the file's size on disk.
+mapping) is charged to the source of that mapping until the next segment on the same line. What no source
+owns goes to named buckets, as source-map-explorer names them: ``UNMAPPED`` (bytes before the first segment
+of a line, lines without mappings, line breaks), ``NO_SOURCE`` (segments that map to no source: one-field
+segments, or a source index outside `sources`) and ``SOURCE_MAPPING_URL`` (the trailing
+``//# sourceMappingURL=`` comment). Columns in source maps count UTF-16 code units (Source Map Revision 3
+spec), so lines holding non-ASCII characters are converted to UTF-8 byte offsets: the result adds up to the
+file's size on disk.
+
+Indexed maps (`sections`, spec section "Index map") are flattened into one map first (`flatten`). A map
+whose mappings reach beyond the file (a line past its last line, or a column past a line's end) was made
+for another file: `attribute` raises MapMismatchError, the check source-map-explorer calls "border checks".
 """
 
 from __future__ import annotations
@@ -18,9 +25,19 @@ from typing import Any
 from advisor.errors import InputFileError
 
 UNMAPPED = "[unmapped]"
+NO_SOURCE = "[no source]"
+SOURCE_MAPPING_URL = "[sourceMappingURL]"
+#: every bucket name; none is a module path (they start with "[")
+BUCKETS = (UNMAPPED, NO_SOURCE, SOURCE_MAPPING_URL)
+
+
+class MapMismatchError(InputFileError):
+    """The source map's mappings reach beyond its file: it was made for another build of the file."""
+
 
 _B64 = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
 _MAP_URL = re.compile(rb"//[#@]\s*sourceMappingURL=([^\s'\"]+)\s*$")
+_MAP_URL_COMMENT = re.compile(r"(?:/\*)?//?[#@]\s*sourceMappingURL=[^\n]*\n?$")
 
 
 def find_map(js_path: Path) -> Path | None:
@@ -51,17 +68,18 @@ def load_map(path: Path) -> dict[str, Any]:
         raise InputFileError(f"source map {path}: cannot read it ({e.strerror or e})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InputFileError(f"source map {path}: not valid JSON ({e})") from None
+    if isinstance(data, dict) and "sections" in data:
+        data = flatten(data, str(path))
     check_map(data, str(path))
     return data
 
 
 def check_map(data: Any, name: str) -> None:
-    """Raise InputFileError unless `data` is a usable version-3 source map."""
+    """Raise InputFileError unless `data` is a usable flat version-3 source map."""
     if not isinstance(data, dict):
         raise InputFileError(f"source map {name}: not a JSON object")
     if "sections" in data:
-        raise InputFileError(f"source map {name}: indexed source maps (\"sections\") are not supported; "
-                             "build with a flat source map")
+        raise InputFileError(f"source map {name}: an indexed map (\"sections\"); flatten() it first")
     if not isinstance(data.get("sources"), list) or not isinstance(data.get("mappings"), str):
         raise InputFileError(f"source map {name}: \"sources\" (a list) or \"mappings\" (a string) is missing")
     if not all(isinstance(s, str) or s is None for s in data["sources"]):
@@ -84,22 +102,151 @@ def _utf8_offsets(line: str) -> list[int]:
     return [0, *accumulate(widths)]
 
 
+def _vlq_line(mline: str, name: str, li: int) -> list[list[int]]:
+    """The segments of one `mappings` line, each a list of 1, 4 or 5 VLQ-decoded (relative) values."""
+    out = []
+    for seg in mline.split(","):
+        if not seg:
+            continue
+        vals: list[int] = []
+        value = shift = 0
+        try:
+            for ch in seg:
+                d = _B64[ch]
+                value += (d & 31) << shift
+                if d & 32:
+                    shift += 5
+                    continue
+                vals.append(-(value >> 1) if value & 1 else value >> 1)
+                value = shift = 0
+        except KeyError:
+            raise InputFileError(f"source map {name}: invalid character in \"mappings\" "
+                                 f"(line {li + 1}, segment {seg[:20]!r})") from None
+        if shift or not vals:
+            raise InputFileError(f"source map {name}: truncated VLQ in \"mappings\" (line {li + 1})")
+        out.append(vals)
+    return out
+
+
+def _vlq(n: int) -> str:
+    v = (-n << 1) | 1 if n < 0 else n << 1
+    out = []
+    while True:
+        d = v & 31
+        v >>= 5
+        out.append(_B64_CHARS[d | (32 if v else 0)])
+        if not v:
+            return "".join(out)
+
+
+_B64_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def flatten(index_map: dict[str, Any], name: str = "<map>") -> dict[str, Any]:
+    """An indexed source map (`{"sections": [{"offset": {"line", "column"}, "map": {...}}]}`, Source Map
+    Revision 3, "Index map") as one flat map: sources and names concatenated, every segment moved by its
+    section's offset and re-encoded. Raises InputFileError for a section that is malformed or refers to
+    its map by `url` (not supported: the map must be embedded)."""
+    sections = index_map.get("sections")
+    if not isinstance(sections, list):
+        raise InputFileError(f"source map {name}: \"sections\" is not a list")
+    sources: list[str | None] = []
+    contents: list[str | None] = []
+    names: list[str] = []
+    lines: list[list[list[int]]] = []  # absolute [gen col, src, line, col, name?] per generated line
+    for si, sec in enumerate(sections):
+        off = sec.get("offset") if isinstance(sec, dict) else None
+        if not isinstance(off, dict) or not all(isinstance(off.get(k), int) and not isinstance(off.get(k), bool)
+                                                and off[k] >= 0 for k in ("line", "column")):
+            raise InputFileError(f"source map {name}: section {si} has no valid \"offset\" {{line, column}}")
+        sub = sec.get("map")
+        if sub is None and "url" in sec:
+            raise InputFileError(f"source map {name}: section {si} points to another file by \"url\"; only "
+                                 "sections with an embedded \"map\" are supported")
+        if isinstance(sub, dict) and "sections" in sub:
+            sub = flatten(sub, name)
+        check_map(sub, f"{name} (section {si})")
+        src_base, name_base = len(sources), len(names)
+        sources.extend(sub["sources"])
+        sc = sub.get("sourcesContent") if isinstance(sub.get("sourcesContent"), list) else []
+        contents.extend((list(sc) + [None] * len(sub["sources"]))[:len(sub["sources"])])
+        sub_names = sub.get("names") if isinstance(sub.get("names"), list) else []
+        names.extend(n if isinstance(n, str) else "" for n in sub_names)
+        src = oline = ocol = nm = 0
+        for li, mline in enumerate(sub["mappings"].split(";")):
+            col = 0
+            gline = off["line"] + li
+            while len(lines) <= gline:
+                lines.append([])
+            for vals in _vlq_line(mline, name, li):
+                col += vals[0]
+                seg = [col + (off["column"] if li == 0 else 0)]
+                if len(vals) >= 4:
+                    src, oline, ocol = src + vals[1], oline + vals[2], ocol + vals[3]
+                    seg += [src + src_base, oline, ocol]
+                    if len(vals) >= 5:
+                        nm += vals[4]
+                        seg.append(nm + name_base)
+                lines[gline].append(seg)
+    prev = [0, 0, 0, 0]  # src, line, col, name: relative across the whole map
+    out_lines = []
+    for segs in lines:
+        prev_col = 0
+        parts = []
+        for seg in sorted(segs, key=lambda x: x[0]):
+            text = _vlq(seg[0] - prev_col)
+            prev_col = seg[0]
+            for i in range(1, len(seg)):
+                text += _vlq(seg[i] - prev[i - 1])
+                prev[i - 1] = seg[i]
+            parts.append(text)
+        out_lines.append(",".join(parts))
+    flat = {"version": 3, "sources": sources, "names": names, "mappings": ";".join(out_lines)}
+    if any(c is not None for c in contents):
+        flat["sourcesContent"] = contents
+    if isinstance(index_map.get("file"), str):
+        flat["file"] = index_map["file"]
+    return flat
+
+
+def _split_url_comment(text: str) -> tuple[str, str]:
+    """(code, trailing sourceMappingURL comment with its line break) of a built file's text."""
+    idx = text.rfind("sourceMappingURL=", max(0, len(text) - 4096))
+    if idx < 0:
+        return text, ""
+    start = text.rfind("\n", 0, idx) + 1
+    m = _MAP_URL_COMMENT.match(text, start)
+    if m is None or text[start:idx].strip().lstrip("/*").strip(" #@") != "":
+        return text, ""
+    return text[:start], text[start:]
+
+
 def attribute(code: bytes, smap: dict[str, Any], name: str = "<bundle>") -> dict[str, int]:
-    """Bytes of `code` per source (as named in `smap["sources"]`, with `sourceRoot` prefixed), plus
-    UNMAPPED. The values add up to len(code). Raises InputFileError for a malformed `mappings` string."""
+    """Bytes of `code` per source (as named in `smap["sources"]`, with `sourceRoot` prefixed), plus the
+    buckets UNMAPPED, NO_SOURCE and SOURCE_MAPPING_URL where non-zero. The values add up to len(code).
+    An indexed map is flattened first. Raises InputFileError for a malformed `mappings` string and
+    MapMismatchError when the mappings reach beyond `code` (a map of another file)."""
+    if isinstance(smap, dict) and "sections" in smap:
+        smap = flatten(smap, name)
     check_map(smap, name)
     root = smap.get("sourceRoot") or ""
     if root and not root.endswith("/"):
         root += "/"
     sources = [root + (s or "") for s in smap["sources"]]
     text = code.decode("utf-8", "surrogateescape")  # byte-exact round trip, even for invalid UTF-8
+    text, url_comment = _split_url_comment(text)
     lines = text.split("\n")
-    counts = [0] * (len(sources) + 1)  # last slot: unmapped
-    unmapped_slot = len(sources)
+    nsrc = len(sources)
+    counts = [0] * (nsrc + 2)  # slot nsrc: unmapped, nsrc + 1: no source
+    unmapped_slot = nsrc
+    no_source_slot = nsrc + 1
     b64 = _B64
     src = 0
-    nsrc = len(sources)
     mapping_lines = smap["mappings"].split(";")
+    if len(mapping_lines) > len(lines) and any(mapping_lines[len(lines):]):
+        last = max(i for i, m in enumerate(mapping_lines) if m) + 1
+        raise MapMismatchError(f"source map {name} does not belong to its file: its mappings reach line "
+                               f"{last}, the file has {len(lines)} line(s)")
     for li, line in enumerate(lines):
         ascii_line = line.isascii()
         line_bytes = len(line) if ascii_line else len(line.encode("utf-8", "surrogateescape"))
@@ -135,16 +282,24 @@ def attribute(code: bytes, smap: dict[str, Any], name: str = "<bundle>") -> dict
                 col += vals[0]
                 if n == 2:
                     src += vals[1]
-                    slot = src if 0 <= src < nsrc else unmapped_slot
+                    slot = src if 0 <= src < nsrc else no_source_slot
                 else:
-                    slot = unmapped_slot
+                    slot = no_source_slot
                 if col < 0:
                     raise InputFileError(f"source map {name}: negative generated column in \"mappings\" "
                                          f"(line {li + 1})")
                 if ascii_line:
-                    pos = col if col <= line_bytes else line_bytes
+                    if col > line_bytes:
+                        raise MapMismatchError(f"source map {name} does not belong to its file: line {li + 1} "
+                                               f"is {line_bytes} columns long, the map has a mapping at "
+                                               f"column {col}")
+                    pos = col
+                elif col < len(offsets):
+                    pos = offsets[col]
                 else:
-                    pos = offsets[col] if col < len(offsets) else line_bytes
+                    raise MapMismatchError(f"source map {name} does not belong to its file: line {li + 1} "
+                                           f"is {len(offsets) - 1} columns long, the map has a mapping at "
+                                           f"column {col}")
                 if pos > prev_pos:
                     counts[prev_slot] += pos - prev_pos
                     prev_pos = pos
@@ -158,6 +313,10 @@ def attribute(code: bytes, smap: dict[str, Any], name: str = "<bundle>") -> dict
             out[s] = out.get(s, 0) + counts[i]
     if counts[unmapped_slot]:
         out[UNMAPPED] = counts[unmapped_slot]
+    if counts[no_source_slot]:
+        out[NO_SOURCE] = counts[no_source_slot]
+    if url_comment:
+        out[SOURCE_MAPPING_URL] = len(url_comment.encode("utf-8", "surrogateescape"))
     return out
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from advisor.errors import InputFileError
 from analyzers.frontend import dist
-from analyzers.frontend.model import Bundle, Chunk, strip_hash
+from analyzers.frontend.model import Bundle, Chunk, Import, strip_hash
 
 # Vite's own warning limit: build.chunkSizeWarningLimit, default 500 (kB of minified, uncompressed JS)
 # (https://vite.dev/config/build-options#build-chunksizewarninglimit).
@@ -92,6 +92,20 @@ def chunks_from_manifest(manifest: dict[str, dict[str, Any]]) -> list[Chunk]:
     return chunks
 
 
+def manifest_edges(manifest: dict[str, dict[str, Any]], module_paths: set[str]) -> tuple[Import, ...]:
+    """Dynamic-import edges the manifest shows between chunks' source modules (`src`): used when the source
+    maps do not embed the sources and the files are not on disk. The importer is the importing chunk's
+    `src` (`index.html` for the HTML entry); only targets that are modules of the bundle are kept."""
+    out = []
+    for e in manifest.values():
+        importer = e.get("src")
+        for ref in e.get("dynamicImports", []):
+            target = manifest[ref].get("src")
+            if isinstance(importer, str) and isinstance(target, str) and target in module_paths:
+                out.append(Import(importer, target, "dynamic", "(Vite manifest)"))
+    return tuple(sorted(set(out), key=lambda i: (i.importer, i.imported)))
+
+
 def read_vite(build_dir: Path, compress: bool = True) -> Bundle:
     """The normalized Bundle of a Vite dist/. Raises InputFileError for a missing/malformed manifest or
     source map, naming the file."""
@@ -113,7 +127,7 @@ def read_vite(build_dir: Path, compress: bool = True) -> Bundle:
     modules, contents = dist.attribute_chunks(build_dir, chunk_of, root, notes)
     packages = dist.read_packages(root, {m.package_path for m in modules if m.package_path})
     modules = dist.with_versions(modules, packages)
-    imps, routes = dist.graph_and_routes(contents, modules)
+    imps, routes = dist.graph_and_routes(contents, modules, manifest_edges(manifest, {m.path for m in modules}))
     version = dist.bundler_version(root, "vite")
     if version is None:
         notes.append("Vite's version is unknown (no node_modules/vite/package.json above the build); "

@@ -50,7 +50,7 @@ _BAILOUT_KEEP = ("CommonJS bailout", "Module is not an ECMAScript module")
 def _items(path: Path, prefix: str, kv: bool = False) -> Iterator[Any]:
     """ijson items (or key/value pairs) at `prefix`; malformed JSON becomes InputFileError."""
     try:
-        with path.open("rb") as fh:
+        with _open(path) as fh:
             it = ijson.kvitems(fh, prefix, use_float=True) if kv else ijson.items(fh, prefix, use_float=True)
             yield from it
     except OSError as e:
@@ -96,14 +96,89 @@ def _cid(c: dict, index: int) -> Any:
     return cid if isinstance(cid, (int, str)) and not isinstance(cid, bool) else f"#{index}"
 
 
-def _check_stats(path: Path) -> None:
+# How far into (and back from the end of) a stats file log lines are looked for: a CLI prints a few
+# lines ("webpack 5.x compiled successfully", npm's "> app@1.0 build") around `--json` output.
+_LOG_SCAN_BYTES = 65_536
+_BOMS = (b"\xef\xbb\xbf",)
+
+
+def json_span(path: Path) -> tuple[int, int]:
+    """(start, end) byte offsets of the JSON object in a stats file that may carry a UTF-8 byte-order mark
+    or log lines before it (the first line starting with `{`) and after it (after the last `}`).
+    Raises InputFileError naming the file when it holds no line starting with `{`, or is unreadable."""
     try:
+        size = path.stat().st_size
         with path.open("rb") as fh:
-            head = fh.read(4096).lstrip()
+            head = fh.read(_LOG_SCAN_BYTES)
+            fh.seek(max(0, size - _LOG_SCAN_BYTES))
+            tail = fh.read()
     except OSError as e:
         raise InputFileError(f"webpack stats {path}: cannot read it ({e.strerror or e})") from None
-    if not head.startswith(b"{"):
-        raise InputFileError(f"webpack stats {path}: not a JSON object (a stats.json starts with '{{')")
+    start = 0
+    for bom in _BOMS:
+        if head.startswith(bom):
+            start = len(bom)
+    stripped = head[start:].lstrip()
+    if stripped.startswith((b"\xfe\xff", b"\xff\xfe")) or head.startswith((b"\xfe\xff", b"\xff\xfe")):
+        raise InputFileError(f"webpack stats {path}: UTF-16 text; write it as UTF-8 "
+                             "(e.g. `webpack --json=stats.json` instead of a PowerShell redirect)")
+    if not stripped.startswith(b"{"):
+        m = re.search(rb"(?:^|\n)[ \t]*\{", head[start:])
+        if m is None:
+            raise InputFileError(f"webpack stats {path}: not a JSON object (no line starts with '{{' in its "
+                                 f"first {_LOG_SCAN_BYTES // 1024} KiB)")
+        start += m.end() - 1
+    else:
+        start = len(head) - len(stripped)
+    end = size
+    last = tail.rfind(b"}")
+    if last >= 0:
+        end = size - len(tail) + last + 1
+    return start, max(start, end)
+
+
+class _Span:
+    """A read-only binary file limited to bytes [start, end): what ijson reads."""
+
+    def __init__(self, path: Path, span: tuple[int, int]) -> None:
+        self._fh = path.open("rb")
+        self._fh.seek(span[0])
+        self._left = span[1] - span[0]
+
+    def read(self, n: int = -1) -> bytes:
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._fh.read(n)
+        self._left -= len(data)
+        return data
+
+    def __enter__(self) -> _Span:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._fh.close()
+
+
+_SPANS: dict[tuple[str, int, int], tuple[int, int]] = {}
+
+
+def _open(path: Path) -> _Span:
+    """The JSON part of a stats file, opened for reading (spans cached per path, size and mtime)."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _SPANS:
+        _SPANS[key] = json_span(path)
+    return _Span(path, _SPANS[key])
+
+
+def _check_stats(path: Path) -> list[str]:
+    """Raise InputFileError unless a JSON object can be found in the file; notes on what was skipped."""
+    start, end = json_span(path)
+    size = path.stat().st_size
+    notes = []
+    if start > 3 or end < size - 1:
+        notes.append(f"webpack stats {path.name}: skipped {start:,} byte(s) before the JSON and "
+                     f"{size - end:,} after it (log lines or a byte-order mark)")
+    return notes
 
 
 _HEADER_KEYS = ("version", "outputPath", "assets", "chunks", "warnings")
@@ -116,7 +191,7 @@ def _header(path: Path) -> dict[str, Any]:
     key = None
     builder = None
     try:
-        with path.open("rb") as fh:
+        with _open(path) as fh:
             for prefix, event, value in ijson.parse(fh, use_float=True):
                 if prefix == "":
                     if builder is not None:
@@ -147,14 +222,14 @@ def read_stats(path: Path, compress: bool = True) -> Bundle:
 
     Raises InputFileError naming the file when it is not JSON, truncated, or has no chunks/assets.
     """
-    _check_stats(path)
+    skipped = _check_stats(path)
     head = _header(path)
     chunks_raw = [c for c in head.get("chunks") or [] if isinstance(c, dict)] \
         if isinstance(head.get("chunks"), list) else []
     if not chunks_raw and "chunks" not in head:  # `modules` came first: a pass of its own
         chunks_raw = [c for c in _items(path, "chunks.item") if isinstance(c, dict)]
     prefix = ""
-    notes: list[str] = []
+    notes: list[str] = list(skipped)
     if not chunks_raw:
         children = 0
         for i, child in enumerate(_items(path, "children.item")):
