@@ -150,6 +150,10 @@ def missing_index_findings(section: dict[str, Any], settings: Settings) -> tuple
         same_text = (" pg_stat_statements keeps separate entries for the same text when the role or the "
                      "parameter types differ; each is listed." if len(set(texts)) < len(texts) else "")
         size_b = sizes.get(key)
+        views = sorted({v for r in rows for u in by_id[r["queryid"]].get("uses") or []
+                        if (u["schema"], u["table"]) == (spec.schema, spec.table) for v in u.get("views") or []})
+        via = (f" The statement{'s' if n > 1 else ''} read{'' if n > 1 else 's'} {spec.table} through view "
+               f"{', '.join(views)}; the index goes on the base table." if views else "")
         out.append(Finding(
             rule="PG001", name="missing-index", area="postgres",
             severity=_severity(saved / total_per_hour if total_per_hour else 0.0), confidence="verified",
@@ -158,9 +162,9 @@ def missing_index_findings(section: dict[str, Any], settings: Settings) -> tuple
             detail=(f"HypoPG what-if: with this index the planner's cost of {n} statement{'s' if n > 1 else ''} "
                     f"falls by {drop_pct:.0f}%. Estimated exec time saved: {saved:,.0f} ms per hour "
                     f"(an estimate: measured time scaled by the planner's cost ratio, {window}). "
-                    f"Estimated size {fmt_bytes(size_b)} (hypopg_relation_size).{same_text}"),
+                    f"Estimated size {fmt_bytes(size_b)} (hypopg_relation_size).{same_text}{via}"),
             key=spec.label,
-            evidence={"statements": rows, "estimated_size_bytes": size_b,
+            evidence={"statements": rows, "estimated_size_bytes": size_b, **({"via_views": views} if views else {}),
                       "stats_window": window, "method": "HypoPG hypothetical index, workload-wide greedy "
                       "selection; cost_before is with every other chosen index, cost_after adds this one"},
             impact={"metric": "exec_time_ms_per_hour", "before": round(before_ms, 1), "after": round(after_ms, 1),
