@@ -42,7 +42,8 @@ def load_bundle(path: str | Path, compress: bool = True) -> Bundle:
     - a Vite dist/ (.vite/manifest.json or manifest.json), or a project directory with such a dist/;
     - a webpack stats.json (or a directory holding stats.json, bundle-stats.json, build/bundle-stats.json);
     - a Vite manifest file itself;
-    - a directory of built JS/CSS files with source maps.
+    - a directory of built JS/CSS files with source maps (also when its manifest.json is a PWA web app
+      manifest or it holds Create React App's asset-manifest.json: recognised by shape, and noted).
 
     Raises InputFileError naming the path when it does not exist or holds none of these.
     """
@@ -52,9 +53,12 @@ def load_bundle(path: str | Path, compress: bool = True) -> Bundle:
     if not p.exists():
         raise InputFileError(f"bundle {p}: no such file or directory")
     if p.is_file():
-        if p.name == "manifest.json":
-            build = p.parent.parent if p.parent.name == ".vite" else p.parent
-            return vite.read_vite(build, compress)
+        if p.name == "manifest.json" and p.parent.name == ".vite":
+            return vite.read_vite(p.parent.parent, compress)
+        if p.name in ("manifest.json", "asset-manifest.json", "manifest.webmanifest"):
+            if p.name == "manifest.json" and vite.find_manifest(p.parent) == p:
+                return vite.read_vite(p.parent, compress)
+            return dist.read_files(p.parent, compress, tuple(vite.other_manifests(p.parent)))
         if p.suffix == ".json":
             return webpack.read_stats(p, compress)
         raise InputFileError(f"bundle {p}: expected a webpack stats .json, a Vite manifest.json or a build "
@@ -68,7 +72,7 @@ def load_bundle(path: str | Path, compress: bool = True) -> Bundle:
         if (p / sub).is_dir() and vite.find_manifest(p / sub):
             return vite.read_vite(p / sub, compress)
     if any(p.rglob("*.js")):
-        return dist.read_files(p, compress)
+        return dist.read_files(p, compress, tuple(vite.other_manifests(p)))
     raise InputFileError(f"bundle {p}: no Vite manifest, webpack stats.json or built .js files found in it")
 
 
@@ -132,6 +136,7 @@ def analyze(section: dict[str, Any], settings: Settings):
     if bundle is not None:
         result.findings.extend(rules.run(bundle, settings))
         result.notes.extend(bundle.notes)
+        result.notes.extend(rules.notes(bundle, settings))
         result.coverage["bundle"] = {
             "bundler": bundle.bundler, "chunks": len(bundle.chunks),
             "initial_js_gzip_bytes": rules.initial_gzip(bundle)[0],

@@ -268,10 +268,11 @@ def graph_and_routes(contents: dict[str, str], modules: list[Module], extra: tup
     return imps, routes
 
 
-def read_files(build_dir: Path, compress: bool = True) -> Bundle:
+def read_files(build_dir: Path, compress: bool = True, extra_notes: tuple[str, ...] = ()) -> Bundle:
     """A directory of built JS/CSS files (with source maps): one chunk per JS file; a file is initial when
-    index.html references it (every JS file when there is no index.html, with a note)."""
-    notes: list[str] = []
+    index.html references it (every JS file when there is no index.html, with a note). `extra_notes` (e.g.
+    which manifest was found and why it was not used) open the bundle's notes."""
+    notes: list[str] = list(extra_notes)
     files, pre = measure_files(build_dir, compress)
     html = build_dir / "index.html"
     referenced: set[str] | None = None

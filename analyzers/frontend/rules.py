@@ -11,6 +11,7 @@ from collections import defaultdict
 from typing import Any
 
 from advisor.config import Settings
+from advisor.fmt import fmt_bytes
 from advisor.model import Finding
 from analyzers.frontend import advice, graph
 from analyzers.frontend.imports import node_of
@@ -86,6 +87,41 @@ HEAVY_PACKAGES: dict[str, dict[str, Any]] = {
 }
 
 
+def chunk_name(chunk) -> str:
+    """A chunk as the user knows it: its first built file (`assets/index-BhWU09LP.js`), not the manifest
+    key (`index.html`) that identifies it across builds."""
+    return chunk.files[0] if chunk.files else chunk.key
+
+
+def _names(bundle: Bundle, keys) -> list[str]:
+    out = []
+    for k in keys:
+        c = bundle.chunk(k)
+        out.append(chunk_name(c) if c is not None else k)
+    return out
+
+
+# URL paths of the landing page: the route every first visit renders (react-router's "/" or an index
+# route at the top, written path="" by some route tables).
+LANDING_PATHS = ("/", "")
+
+
+def is_landing(route) -> bool:
+    """True for the route of the landing page: lazy-loading it only adds a request before first paint."""
+    return route.path in LANDING_PATHS
+
+
+def notes(bundle: Bundle, settings: Settings) -> list[str]:
+    """One-line remarks on what the FE rules left out on purpose, and why (shown with the findings)."""
+    out = []
+    for r in bundle.routes:
+        if is_landing(r) and not r.lazy:
+            out.append(f"Route {r.path or '/'} ({r.component}) is not advised to be lazy-loaded: it is the "
+                       "landing page, needed on the first paint anyway, so loading it on demand would only add "
+                       "a request before the page renders.")
+    return out
+
+
 def _t(settings: Settings, name: str, default: Any) -> Any:
     return settings.threshold(AREA, name, default)
 
@@ -109,7 +145,7 @@ def _initial_table(bundle: Bundle) -> list[dict[str, Any]]:
     rows = []
     for c in bundle.chunks:
         if c.initial:
-            rows.append({"chunk": c.key, "files": ", ".join(f for f in c.files if f.endswith(".js")),
+            rows.append({"chunk": chunk_name(c), "files": ", ".join(f for f in c.files if f.endswith(".js")),
                          "raw_bytes": bundle.chunk_size(c, "js", "raw_bytes"),
                          "gzip_bytes": bundle.chunk_size(c, "js", "gzip_bytes"),
                          "brotli_bytes": bundle.chunk_size(c, "js", "brotli_bytes")})
@@ -137,7 +173,7 @@ def fe001_initial_js_budget(bundle: Bundle, settings: Settings) -> list[Finding]
     return [Finding(
         rule="FE001", name="initial-js-budget", area=AREA, severity=severity,
         confidence="verified" if measured else "estimated",
-        title=f"Initial JavaScript is {gz / 1000:.0f} KB gzip, over the {budget / 1000:.0f} KB budget",
+        title=f"Initial JavaScript is {fmt_bytes(gz)} gzip, over the {fmt_bytes(budget)} budget",
         detail=(f"Every first visit downloads, parses and runs {gz:,} bytes of gzip-compressed JavaScript "
                 f"({bundle.initial_bytes('js', 'raw_bytes'):,} bytes minified) before the page is interactive. "
                 f"The budget of {budget:,} bytes comes from Alex Russell's 'Can You Afford It?' (a 5 s "
@@ -166,7 +202,7 @@ def fe002_lazy_route(bundle: Bundle, settings: Settings) -> list[Finding]:
     out = []
     for r in bundle.routes:
         comp = r.component
-        if r.lazy or comp not in init_bytes or comp in starts or r.path == "/":
+        if r.lazy or comp not in init_bytes or comp in starts or is_landing(r):  # see notes()
             continue
         ch = graph.chain(starts, comp, edges)
         if ch is None:
@@ -184,7 +220,7 @@ def fe002_lazy_route(bundle: Bundle, settings: Settings) -> list[Finding]:
         out.append(Finding(
             rule="FE002", name="lazy-route", area=AREA,
             severity="high" if gz >= HIGH_SAVING_GZIP_BYTES else "medium", confidence="estimated",
-            title=f"Route {label} is in the initial load; lazy-loading it would save ~{gz / 1000:.0f} KB gzip",
+            title=f"Route {label} is in the initial load; lazy-loading it would save ~{fmt_bytes(gz)} gzip",
             detail=(f"{comp} is imported statically ({' → '.join(ch)}), so it and everything only it "
                     f"imports ({', '.join(leaving[:5])}{' …' if len(leaving) > 5 else ''}) download on every "
                     f"first visit. Loading it with React.lazy would take an estimated {raw:,} minified bytes "
@@ -234,8 +270,8 @@ def fe003_heavy_package(bundle: Bundle, settings: Settings) -> list[Finding]:
         out.append(Finding(
             rule="FE003", name="heavy-package", area=AREA,
             severity="high" if gz >= HIGH_SAVING_GZIP_BYTES else "medium", confidence="estimated",
-            title=f"{u.name}{'@' + u.version if u.version else ''} adds {raw / 1000:.0f} KB "
-                  f"(~{gz / 1000:.0f} KB gzip) to the initial load; use {info['alternative'].split(' (')[0]}",
+            title=f"{u.name}{'@' + u.version if u.version else ''} adds {fmt_bytes(raw)} "
+                  f"(~{fmt_bytes(gz)} gzip) to the initial load; use {info['alternative'].split(' (')[0]}",
             detail=(f"{u.name} is {raw:,} minified bytes in the initial chunks (measured through source "
                     f"maps; gzip ~{gz:,} bytes from {basis}). Lighter: {alt_text}.{extra}"),
             key=u.install_path,
@@ -279,7 +315,8 @@ def fe004_duplicate_package(bundle: Bundle, settings: Settings) -> list[Finding]
                       "importers accept the kept version before forcing it."),
             key=f"versions:{name}",
             evidence={"copies": [{"install_path": u.install_path, "version": u.version,
-                                  "minified_bytes": u.bytes, "chunks": ", ".join(sorted(u.bytes_by_chunk))}
+                                  "minified_bytes": u.bytes,
+                                  "chunks": ", ".join(sorted(_names(bundle, u.bytes_by_chunk)))}
                                  for u in uses],
                       "wasted_bytes": wasted},
             impact={"metric": "bundle_minified_bytes", "before": sum(u.bytes for u in uses),
@@ -308,10 +345,12 @@ def fe004_duplicate_package(bundle: Bundle, settings: Settings) -> list[Finding]
             rule="FE004", name="duplicate-package", area=AREA,
             severity="medium" if e["wasted"] >= medium else "low", confidence="verified",
             title=f"{node} is duplicated across {len(e['chunks'])} chunks",
-            detail=(f"Modules of {node} are bundled into each of {', '.join(sorted(e['chunks']))}; a user "
+            detail=(f"Modules of {node} are bundled into each of "
+                    f"{', '.join(sorted(_names(bundle, e['chunks'])))}; a user "
                     f"who loads them downloads {e['wasted']:,} bytes twice. Move it into a shared chunk."),
             key=f"chunks:{node}",
-            evidence={"module_group": node, "chunks": sorted(e["chunks"]), "wasted_bytes": e["wasted"]},
+            evidence={"module_group": node, "chunks": sorted(_names(bundle, e["chunks"])),
+                      "wasted_bytes": e["wasted"]},
             impact={"metric": "bundle_minified_bytes", "before": e["wasted"], "after": 0},
             action=_split_action(bundle, {node.rsplit("/", 1)[-1]: [node.split("node_modules/")[-1]]}),
         ))
@@ -344,14 +383,14 @@ def fe005_oversized_chunk(bundle: Bundle, settings: Settings) -> list[Finding]:
         out.append(Finding(
             rule="FE005", name="oversized-chunk", area=AREA,
             severity="medium" if c.initial else "low", confidence="verified",
-            title=f"Chunk {c.key} is {raw / 1000:.0f} KB, over {bname}'s {limit / 1000:.0f} KB warning limit",
+            title=f"Chunk {chunk_name(c)} is {fmt_bytes(raw)}, over {bname}'s {fmt_bytes(limit)} warning limit",
             detail=(f"{', '.join(f for f in c.files if f.endswith('.js'))} is {raw:,} bytes minified "
                     f"({bundle.chunk_size(c, 'js', 'gzip_bytes'):,} gzip). Its largest packages: "
                     + ", ".join(f"{p} {b:,} B" for p, b in pkgs[:5])
                     + ". Splitting them into their own chunks lets the browser cache them across deploys and "
                       "download them in parallel."),
             key=c.key,
-            evidence={"chunk": c.key, "initial": c.initial, "raw_bytes": raw,
+            evidence={"chunk": chunk_name(c), "initial": c.initial, "raw_bytes": raw,
                       "gzip_bytes": bundle.chunk_size(c, "js", "gzip_bytes"), "limit_bytes": limit,
                       "largest_packages": [{"package": p, "minified_bytes": b} for p, b in pkgs[:8]]},
             impact=None, action=action,
@@ -464,7 +503,7 @@ def fe008_heavy_image(bundle: Bundle, settings: Settings) -> list[Finding]:
     return [Finding(
         rule="FE008", name="heavy-image", area=AREA, severity="medium" if saved >= 100_000 else "low",
         confidence="verified",
-        title=f"{len(rows)} image(s) would be {saved / 1000:.0f} KB smaller as AVIF/WebP",
+        title=f"{len(rows)} image(s) would be {fmt_bytes(saved)} smaller as AVIF/WebP",
         detail=(f"Re-encoding the build's raster images (WebP quality 85, AVIF quality 75, with Pillow) cuts "
                 f"{total:,} bytes to {total - saved:,}. Serve the modern format with a fallback."),
         key="images",

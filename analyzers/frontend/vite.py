@@ -22,12 +22,56 @@ from analyzers.frontend.model import Bundle, Chunk, Import, strip_hash
 VITE_CHUNK_WARNING_BYTES = 500_000
 
 
+def manifest_kind(data: Any) -> str:
+    """What a parsed `manifest.json`-like file is, by its shape: "vite" (an object of chunks, each an object
+    with "file"), "web-app" (a PWA web app manifest: name, short_name, icons, start_url…), "asset-manifest"
+    (Create React App's {"files": {...}, "entrypoints": [...]}) or "unknown"."""
+    if not isinstance(data, dict) or not data:
+        return "unknown"
+    if all(isinstance(v, dict) and isinstance(v.get("file"), str) for v in data.values()):
+        return "vite"
+    if isinstance(data.get("files"), dict) and ("entrypoints" in data or "main.js" in data["files"]):
+        return "asset-manifest"
+    if {"name", "short_name", "icons", "start_url", "display", "theme_color"} & set(data):
+        return "web-app"
+    return "unknown"
+
+
+def _kind_of_file(path: Path) -> str:
+    try:
+        return manifest_kind(json.loads(path.read_bytes()))
+    except (OSError, ValueError):
+        return "unknown"  # a broken file: read_vite reports it if nothing else is found
+
+
+KIND_NAMES = {"web-app": "a web app manifest (PWA)", "asset-manifest": "Create React App's asset manifest",
+              "unknown": "not a Vite manifest"}
+
+
 def find_manifest(build_dir: Path) -> Path | None:
-    """dist/.vite/manifest.json (Vite 5+) or dist/manifest.json (Vite 2–4), if present."""
-    for cand in (build_dir / ".vite" / "manifest.json", build_dir / "manifest.json"):
-        if cand.is_file():
-            return cand
+    """dist/.vite/manifest.json (Vite 5+) or dist/manifest.json (Vite 2–4), if present and shaped like a
+    Vite manifest (a PWA's manifest.json is not; see manifest_kind). A .vite/manifest.json is taken
+    whatever it holds, so that a malformed one is reported."""
+    cand = build_dir / ".vite" / "manifest.json"
+    if cand.is_file():
+        return cand
+    cand = build_dir / "manifest.json"
+    if cand.is_file() and _kind_of_file(cand) in ("vite", "unknown"):
+        return cand
     return None
+
+
+def other_manifests(build_dir: Path) -> list[str]:
+    """One line per manifest-like file in `build_dir` that is not a Vite manifest, saying what it is."""
+    out = []
+    for name in ("manifest.json", "asset-manifest.json", "manifest.webmanifest"):
+        f = build_dir / name
+        if f.is_file():
+            kind = _kind_of_file(f)
+            if kind != "vite":
+                out.append(f"{name} is {KIND_NAMES.get(kind, kind)}, not a Vite manifest: the build was read "
+                           "from its files, source maps and index.html")
+    return out
 
 
 def parse_manifest(data: Any, name: str) -> dict[str, dict[str, Any]]:

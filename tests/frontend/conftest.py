@@ -213,3 +213,22 @@ def nginx_factory(tmp_path):
     yield start
     for n in started:
         n.stop()
+
+
+PNPM = ["npx", "-y", "pnpm@9.15.9"]
+
+
+@pytest.fixture(scope="session")
+def pnpm_vite_project(tmp_path_factory) -> Path:
+    """tests/fixtures/vite-pnpm-app installed with pnpm (node_modules/.pnpm/name@version layout, two versions
+    of is-number) from its committed pnpm-lock.yaml, with the store cached under CACHE, and built with Vite."""
+    if shutil.which("npx") is None:
+        pytest.skip("npx is not installed")
+    src = FIXTURES / "vite-pnpm-app"
+    proj = tmp_path_factory.mktemp("pnpm") / "app"
+    shutil.copytree(src, proj, ignore=shutil.ignore_patterns(*SOURCE_SKIP))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    _run([*PNPM, "install", "--frozen-lockfile", "--prefer-offline", "--reporter=silent",
+          "--store-dir", str(CACHE / "pnpm-store")], proj)
+    _run([*PNPM, "run", "build"], proj)
+    return proj
