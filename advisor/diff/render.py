@@ -4,7 +4,7 @@ compute.
 diff.md stays under MAX_COMMENT_CHARS however many findings changed: the tables show the worst rows first and
 fold the rest into <details>; when even that is too long, fewer rows are shown and the rest are counted with a
 pointer to diff.html / diff.json. Every text taken from a report (titles, ids, SQL) is escaped so a query text
-cannot break a table, open an HTML tag or mention a user.
+cannot break a table, open an HTML tag or start a link.
 """
 
 from __future__ import annotations
@@ -24,12 +24,14 @@ CELL_CHARS = 160
 _SEVERITY_ICON = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "🔵", "info": "⚪"}
 #: Characters with a meaning in GitHub-flavoured Markdown inside a table cell.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]{}()#+!|~@$])")
+#: C0/C1 control characters other than whitespace: Markdown shows NUL as U+FFFD, the others as nothing useful.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 
 
 def cell(text: Any, limit: int = CELL_CHARS) -> str:
     """Text as one safe GFM table cell: one line, Markdown specials backslash-escaped, <>& as entities, cut
     to `limit` characters."""
-    s = " ".join(str(text if text is not None else "–").split())
+    s = " ".join(_CONTROL.sub("", str(text if text is not None else "–")).split())
     if len(s) > limit:
         s = s[: limit - 1] + "…"
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
