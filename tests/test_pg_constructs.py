@@ -28,6 +28,9 @@ INSERT INTO items SELECT g, g % 9001, g % 8999, g % 8009, g, g % 7001, g % 6007,
 CREATE TABLE tags (tag_id int NOT NULL, label text);
 INSERT INTO tags SELECT g, 'l' || g FROM generate_series(1, 200000) g;
 CREATE TABLE archive (LIKE items);
+CREATE TABLE products (id int NOT NULL, category_id int NOT NULL, name text NOT NULL, price_cents int);
+INSERT INTO products SELECT g, g % 2000, md5(g::text) || ' oak chair', g % 9000 FROM generate_series(1, 100000) g;
+ALTER TABLE products ADD PRIMARY KEY (id);
 CREATE VIEW v_items AS SELECT id AS item_id, a FROM items;
 ANALYZE;
 """
@@ -67,6 +70,15 @@ CONSTRUCTS = {
     "insert_select": ("INSERT INTO archive SELECT * FROM items WHERE h = %s", _int(5000), "items", "h", "eq", True),
 }
 
+#: issue 12: LIKE/ILIKE searches, one a B-tree serves only by walking ORDER BY order until LIMIT (does not
+#: hold for a rare term), one a B-tree serves through another condition (holds)
+PATTERN = {
+    "ordered": ("SELECT id, name, price_cents FROM products WHERE name ILIKE %s ESCAPE '\\' ORDER BY name, id "
+                "LIMIT %s", lambda r: (f"%{r.choice(['oak', 'a1b', 'zz9', 'chair'])}%", 20)),
+    "other_condition": ("SELECT id, name FROM products WHERE category_id = %s AND name ILIKE %s",
+                        lambda r: (r.randint(1, 1999), "%oak%")),
+}
+
 #: statements whose text defeats extraction: never "analysed"
 UNEXTRACTABLE = {
     "json_key": ("SELECT id FROM items WHERE data->>'k' = %s", lambda r: (str(r.randint(1, 99)),), "JSON key"),
@@ -102,6 +114,8 @@ def constructs(pg_cluster, tmp_path_factory):
             for sql, params, *_rest, rollback in CONSTRUCTS.values():
                 _run(conn, sql, params(rnd), rollback)
             for sql, params, _ in UNEXTRACTABLE.values():
+                _run(conn, sql, params(rnd), False)
+            for sql, params in PATTERN.values():
                 _run(conn, sql, params(rnd), False)
     report, snapshot = analyse(dsn, tmp_path_factory.mktemp("constructs"), explain_analyze=False,
                                extra="max_new_indexes = 40\nmin_cost_savings_pct = 10\n")
@@ -185,3 +199,26 @@ def test_statement_that_defeats_extraction_is_never_called_analysed(constructs, 
     assert why in unanalysed[s["queryid"]]["reason"], unanalysed[s["queryid"]]["reason"]
     # the coverage figure counts it as not analysed
     assert cov["analysed_share"] <= 1.0 - sum(u["share"] for u in cov["unanalysed"]) + 1e-9
+
+
+def test_pattern_search_gets_agreeing_advice(constructs):
+    """A B-tree is claimed for a LIKE/ILIKE statement only when the what-if plan uses it in a way that holds for
+    real search terms, the finding says which way, and PG006 on the same statement says how they relate."""
+    _, report, snapshot = constructs
+    ordered = _statement(snapshot, PATTERN["ordered"][0])
+    other = _statement(snapshot, PATTERN["other_condition"][0])
+    ways = snapshot["postgres"]["whatif"]["pattern_ways"]
+    claims = {r["queryid"]: (f, r) for f in report["findings"] if f["rule"] == "PG001"
+              for r in f["evidence"]["statements"]}
+    pg006 = [f for f in report["findings"] if f["rule"] == "PG006" and f["id"].endswith("public.products.name")]
+    assert len(pg006) == 1, [f["title"] for f in report["findings"]]
+    detail = pg006[0]["detail"]
+    # the ORDER BY name, id LIMIT search: a B-tree on (name, id) is only walked in order until LIMIT
+    walked = [k for k, w in ways.items() if k.startswith(ordered["queryid"] + "|") and w == "ordered_scan_until_limit"]
+    assert walked, ways
+    assert ordered["queryid"] not in claims, claims.get(ordered["queryid"])
+    assert f"No B-tree is recommended for statement {ordered['queryid']}" in detail, detail
+    # the search narrowed by category_id: the B-tree on category_id holds for any term, and says so
+    finding, row = claims[other["queryid"]]
+    assert row["pattern_search"] == "other_condition" and "another condition" in finding["detail"]
+    assert finding["id"] in detail and "apply both" in detail, detail

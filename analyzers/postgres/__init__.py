@@ -96,7 +96,7 @@ def analyze(section: dict[str, Any], settings: Settings):
         notes.append(section["whatif"].get("reason", "HypoPG is not available"))
     findings += rules.foreign_key_findings(section, findings)
     findings += rules.consolidation_findings(section)
-    findings += rules.pattern_search_findings(section)
+    findings += rules.pattern_search_findings(section, findings)
     more, more_notes, more_cov = beyond_indexes(section, settings)
     findings += more
     notes += more_notes

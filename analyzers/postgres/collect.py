@@ -432,6 +432,7 @@ def _whatif(conn, settings: Settings, stmts, cands: dict[str, IndexSpec], prepar
                                 opts["max_new_indexes"])
         for key in sel.chosen:
             session.size_bytes(key)
+        result["pattern_ways"] = _pattern_ways(session, stmts, cands, prepared)
         result["sizes_bytes"] = dict(sorted(session.sizes_bytes.items()))
         result["chosen"] = sel.chosen
     finally:
@@ -444,6 +445,34 @@ def _whatif(conn, settings: Settings, stmts, cands: dict[str, IndexSpec], prepar
     result["errors"] = errors
     result["broken_candidates"] = session.broken
     return result
+
+
+def _pattern_ways(session: HypoSession, stmts, cands: dict[str, IndexSpec], prepared) -> dict[str, str]:
+    """{"queryid|candidate": way} for statements searching with LIKE/ILIKE: how the plan with that one
+    hypothetical B-tree uses it (patterns.pattern_way), so a finding claims it only in a way that holds for
+    real search terms (issue 12)."""
+    from analyzers.postgres import patterns
+
+    out: dict[str, str] = {}
+    for s in stmts:
+        if s.get("status") != "analysed" or s["queryid"] not in prepared:
+            continue
+        searched = {(u["schema"], u["table"]): u["pattern"] for u in s["uses"] if u.get("pattern")}
+        if not searched:
+            continue
+        prep, values = prepared[s["queryid"]]
+        for key, spec in cands.items():
+            cols = searched.get((spec.schema, spec.table))
+            if not cols or key in session.broken:
+                continue
+            try:
+                plan = session.plan(prep, frozenset({key}), values)
+            except plans.ExplainError:
+                continue
+            way = patterns.pattern_way(plan, session.names.get(key, ""), cols)
+            if way:
+                out[f"{s['queryid']}|{key}"] = way
+    return out
 
 
 def selection_options(settings: Settings) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 from advisor.config import Settings
 from advisor.fmt import fmt_bytes
 from advisor.model import Finding, IndexSpec
+from analyzers.postgres import patterns
 from analyzers.postgres import select as select_mod
 from analyzers.postgres.candidates import index_key_parts
 from analyzers.postgres.collect import candidate_refs, config_key, selection_options, statement_refs
@@ -130,6 +131,9 @@ def missing_index_findings(section: dict[str, Any], settings: Settings) -> tuple
         for qid, (cost_without, cost_with) in sorted(sel.attributed[key].items(),
                                                      key=lambda kv: -by_id[kv[0]]["total_exec_time_ms"]):
             s = by_id[qid]
+            way = pattern_claim(section, s, key)
+            if way is not None and not way[0]:
+                continue  # a B-tree is claimed for a pattern search only in a way that holds (issue 12)
             base = sel.baseline[qid] or 1.0
             per_hour = s["total_exec_time_ms"] / hours
             before_ms += per_hour * cost_without / base
@@ -138,7 +142,7 @@ def missing_index_findings(section: dict[str, Any], settings: Settings) -> tuple
                          "mean_exec_time_ms": round(s["mean_exec_time_ms"], 3),
                          "cost_before": round(cost_without, 2), "cost_after": round(cost_with, 2),
                          "cost_basis": "representative values" if s.get("representative", {}).get("plan")
-                         else "generic plan"})
+                         else "generic plan", **({"pattern_search": way[1]} if way else {})})
         if not rows:
             continue
         # floor, so that 99.6% never reads as "100%"
@@ -152,7 +156,10 @@ def missing_index_findings(section: dict[str, Any], settings: Settings) -> tuple
         size_b = sizes.get(key)
         views = sorted({v for r in rows for u in by_id[r["queryid"]].get("uses") or []
                         if (u["schema"], u["table"]) == (spec.schema, spec.table) for v in u.get("views") or []})
-        via = (f" The statement{'s' if n > 1 else ''} read{'' if n > 1 else 's'} {spec.table} through view "
+        via = "".join(f" For the LIKE/ILIKE search of statement {r['queryid']}, the what-if plan "
+                      f"{patterns.describe(r['pattern_search'])[1]} (a trigram index, PG006, serves the search "
+                      "itself)." for r in rows if r.get("pattern_search"))
+        via += (f" The statement{'s' if n > 1 else ''} read{'' if n > 1 else 's'} {spec.table} through view "
                f"{', '.join(views)}; the index goes on the base table." if views else "")
         out.append(Finding(
             rule="PG001", name="missing-index", area="postgres",
@@ -174,6 +181,17 @@ def missing_index_findings(section: dict[str, Any], settings: Settings) -> tuple
             references=(DOCS + "indexes-multicolumn.html", "https://hypopg.readthedocs.io/",
                         DOCS + "sql-createindex.html#SQL-CREATEINDEX-CONCURRENTLY")))
     return out, notes
+
+
+def pattern_claim(section: dict[str, Any], s: dict[str, Any], key: str) -> tuple[bool, str | None] | None:
+    """For a statement that searches the candidate's table with LIKE/ILIKE: (holds for real search terms,
+    way) of the what-if plan's use of the candidate (patterns.py); None when the statement does not."""
+    spec = section["candidates"][key]
+    if not any(u.get("pattern") and (u["schema"], u["table"]) == (spec["schema"], spec["table"])
+               for u in s.get("uses") or []):
+        return None
+    way = (section["whatif"].get("pattern_ways") or {}).get(f"{s['queryid']}|{key}")
+    return patterns.describe(way)[0], way
 
 
 def heuristic_missing_indexes(section: dict[str, Any]) -> list[Finding]:
@@ -420,9 +438,33 @@ def _create_sql(spec: IndexSpec, tables: dict) -> str:
     return create_index_sql(spec, concurrently=not partitioned)
 
 
-def pattern_search_findings(section: dict[str, Any]) -> list[Finding]:
+def _pattern_relation(section: dict[str, Any], stmts: list[dict], schema: str, table: str,
+                      recommended: list[Finding]) -> str:
+    """How PG001 findings relate to a PG006 finding's statements: which B-tree serves them and how, or why
+    none is claimed (issue 12: two findings on one statement agree and say how they relate)."""
+    notes = []
+    for s in stmts:
+        served = [f for f in recommended if f.rule == "PG001" and f.index and (f.index.schema, f.index.table)
+                  == (schema, table) and any(r["queryid"] == s["queryid"] for r in f.evidence["statements"])]
+        for f in served:
+            row = next(r for r in f.evidence["statements"] if r["queryid"] == s["queryid"])
+            notes.append(f" {f.id} also lowers statement {s['queryid']}'s cost: its B-tree "
+                         f"{patterns.describe(row.get('pattern_search'))[1]}; a trigram index finds the matching "
+                         "rows themselves, so apply both.")
+        if served:
+            continue
+        ways = {k.split("|", 1)[1]: w for k, w in (section["whatif"].get("pattern_ways") or {}).items()
+                if k.split("|", 1)[0] == s["queryid"] and not patterns.describe(w)[0]}
+        for key, way in sorted(ways.items())[:1]:
+            notes.append(f" No B-tree is recommended for statement {s['queryid']}: with {key} the what-if plan "
+                         f"{patterns.describe(way)[1]}, which does not hold for real search terms.")
+    return "".join(notes)
+
+
+def pattern_search_findings(section: dict[str, Any], recommended: list[Finding] = ()) -> list[Finding]:
     """PG006: LIKE/ILIKE on a column of a large table that the plan scans sequentially, with no trigram
-    index. HypoPG cannot cost GIN indexes, so this is heuristic."""
+    index. HypoPG cannot cost GIN indexes, so this is heuristic. `recommended`: the PG001 findings, which
+    the detail relates to (the same statement never gets contradictory advice)."""
     rows_by_table = {(t["schema"], t["table"]): t["reltuples"] for t in section["tables"]}
     trgm = {(i["schema"], i["table"], c) for i in section["indexes"] if i["method"] in ("gin", "gist")
             and "trgm" in i["definition"] for c in i["columns"]}
@@ -450,7 +492,8 @@ def pattern_search_findings(section: dict[str, Any]) -> list[Finding]:
                   f"({'<1%' if share < 0.01 else f'{share:.0%}'} of exec time)",
             detail=(f"{len(stmts)} statement(s) search {table}.{col} with a pattern; a B-tree cannot serve "
                     "'%term%' patterns, so each call reads the whole table. A pg_trgm GIN index can. "
-                    "Not costed: HypoPG cannot create hypothetical GIN indexes."),
+                    "Not costed: HypoPG cannot create hypothetical GIN indexes."
+                    + _pattern_relation(section, stmts, schema, table, list(recommended))),
             key=f"{schema}.{table}.{col}",
             evidence={"statements": [{"queryid": s["queryid"], "query": s["query"], "calls": s["calls"],
                                       "mean_exec_time_ms": round(s["mean_exec_time_ms"], 3)} for s in stmts],

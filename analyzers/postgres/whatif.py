@@ -57,6 +57,8 @@ class HypoSession:
     _current: frozenset[str] | None = None
     sizes_bytes: dict[str, int] = field(default_factory=dict)
     broken: dict[str, str] = field(default_factory=dict)
+    #: candidate key → the hypothetical index's name (as EXPLAIN shows it) while it exists
+    names: dict[str, str] = field(default_factory=dict)
 
     def reset(self) -> None:
         self.conn.execute(f"{OWN_MARKER} SELECT hypopg_reset()")
@@ -78,6 +80,7 @@ class HypoSession:
                 self.broken[key] = (e.diag.message_primary or str(e)).strip()
                 continue
             self.sizes_bytes.setdefault(key, int(row[2]))
+            self.names[key] = row[1]
         self._current = config
 
     def size_bytes(self, key: str) -> int:
