@@ -222,3 +222,43 @@ def test_pattern_search_gets_agreeing_advice(constructs):
     finding, row = claims[other["queryid"]]
     assert row["pattern_search"] == "other_condition" and "another condition" in finding["detail"]
     assert finding["id"] in detail and "apply both" in detail, detail
+
+
+# Extraction alone (no database): every construct nested in every other keeps the base column, and no text
+# makes it crash or recurse without end (views that name each other, a CTE that names itself).
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from analyzers.postgres.candidates import Catalog, extract  # noqa: E402
+
+UNIT_CAT = Catalog(columns={("public", "t"): {"x": "int", "y": "int"}},
+                   views={("public", "v"): "SELECT t.x AS vx, t.y FROM t;", ("public", "loop1"): "SELECT * FROM loop2;",
+                          ("public", "loop2"): "SELECT * FROM loop1;"},
+                   others={("public", "ft"): "a foreign table"})
+
+
+def _wrap(inner: str, how: str, n: int) -> str:
+    return {"cte": f"WITH c{n} AS ({inner}) SELECT * FROM c{n}",
+            "sub": f"SELECT * FROM ({inner}) s{n}",
+            "lateral": f"SELECT s{n}.* FROM (SELECT 1 AS one) o{n}, LATERAL ({inner}) s{n}"}[how]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["cte", "sub", "lateral"]), max_size=6), st.booleans())
+def test_nesting_keeps_the_base_column(wraps, via_view):
+    q, col = ("SELECT vx, y FROM v", "vx") if via_view else ("SELECT x, y FROM t", "x")
+    for n, how in enumerate(wraps):
+        q = _wrap(q, how, n)
+    found = extract(f"{q} WHERE {col} = $1", UNIT_CAT)
+    assert [(u.table, u.eq) for u in found.uses] == [("t", ["x"])], (q, found)
+    assert found.uses[0].views == (["public.v"] if via_view else [])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="SELECT*FROMWHEREwithASloop12vtxy()=$,. ", max_size=80))
+def test_extraction_never_recurses_without_end(text):
+    for q in (text, f"SELECT * FROM loop1 WHERE x = $1 {text}", f"WITH a AS (SELECT * FROM a) SELECT * FROM a {text}"):
+        try:
+            extract(q, UNIT_CAT)
+        except Exception as e:  # only a parse error is allowed
+            assert type(e).__name__ == "UnparsableStatement", (q, e)

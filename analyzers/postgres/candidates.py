@@ -249,17 +249,17 @@ def _through(src, name: str, ctx: _Ctx, depth: int):
     return found
 
 
-def _has_column(src, name: str, ctx: _Ctx) -> bool:
+def _has_column(src, name: str, ctx: _Ctx, depth: int = 0) -> bool:
     if isinstance(src, tuple):
         return name in ctx.catalog.columns.get(src, {})
     q = _first_select(src.query)
-    if q is None:
+    if q is None or depth > _MAX_DEPTH:
         return False
     for p in q.expressions:
         if p.alias_or_name == name and not _is_star(p):
             return True
     return any(_is_star(p) for p in q.expressions) and any(
-        _has_column(s, name, ctx) for s in _inner_sources(src, ctx).values())
+        _has_column(s, name, ctx, depth + 1) for s in _inner_sources(src, ctx).values())
 
 
 def _resolve_column(col: exp.Column, scopes, ctx: _Ctx, depth: int = 0):
@@ -269,7 +269,8 @@ def _resolve_column(col: exp.Column, scopes, ctx: _Ctx, depth: int = 0):
             if col.table in sources:
                 return _through(sources[col.table], col.name, ctx, depth)
             continue
-        owners = [s for s in {id(s): s for s in sources.values()}.values() if _has_column(s, col.name, ctx)]
+        owners = [s for s in {id(s): s for s in sources.values()}.values()
+                  if _has_column(s, col.name, ctx, depth)]
         if len(owners) == 1:
             return _through(owners[0], col.name, ctx, depth)
         if owners:
