@@ -79,8 +79,8 @@ LABELS: dict[str, str] = {
 
 #: Unit suffixes of key names (longest first) and how a value of that unit is written.
 _SUFFIXES: tuple[tuple[str, str], ...] = (
-    ("_ms_per_hour", "duration_per_hour"), ("_bytes", "bytes"), ("_ms", "ms"), ("_s", "s"), ("_share", "share"),
-    ("_ratio", "share"), ("_pct", "pct"), ("_per_s", "per_s"), ("_mb", "mb"), ("_hz", "hz"),
+    ("_ms_per_hour", "duration_per_hour"), ("_per_s", "per_s"), ("_bytes", "bytes"), ("_ms", "ms"), ("_s", "s"),
+    ("_share", "share"), ("_ratio", "share"), ("_pct", "pct"), ("_mb", "mb"), ("_hz", "hz"),
 )
 
 #: Words that read better spelt out or capitalised in a label.
