@@ -154,7 +154,7 @@ def test_construct_is_seen_costed_confirmed_and_applied(constructs, name):
     finding = next(f for f in served if f["index"]["table"] == table)
     assert column in [c.strip('"') for c in finding["index"]["columns"]], finding["index"]
     if name == "view":
-        assert "v_items" in finding["detail"]
+        assert "reads items through view public.v_items" in finding["detail"], finding["detail"]
     # the planner's own confirmation: the statement's generic plan uses the index as a hypothetical one
     create = finding["action"]["sql"].rstrip(";")
     with psycopg.connect(dsn, autocommit=True) as conn:

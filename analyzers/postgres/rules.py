@@ -154,13 +154,15 @@ def missing_index_findings(section: dict[str, Any], settings: Settings) -> tuple
         same_text = (" pg_stat_statements keeps separate entries for the same text when the role or the "
                      "parameter types differ; each is listed." if len(set(texts)) < len(texts) else "")
         size_b = sizes.get(key)
-        views = sorted({v for r in rows for u in by_id[r["queryid"]].get("uses") or []
-                        if (u["schema"], u["table"]) == (spec.schema, spec.table) for v in u.get("views") or []})
+        through = {r["queryid"]: sorted({v for u in by_id[r["queryid"]].get("uses") or []
+                                         if (u["schema"], u["table"]) == (spec.schema, spec.table)
+                                         for v in u.get("views") or []}) for r in rows}
+        views = sorted({v for vs in through.values() for v in vs})
         via = "".join(f" For the LIKE/ILIKE search of statement {r['queryid']}, the what-if plan "
                       f"{patterns.describe(r['pattern_search'])[1]} (a trigram index, PG006, serves the search "
                       "itself)." for r in rows if r.get("pattern_search"))
-        via += (f" The statement{'s' if n > 1 else ''} read{'' if n > 1 else 's'} {spec.table} through view "
-               f"{', '.join(views)}; the index goes on the base table." if views else "")
+        via += "".join(f" {'The statement' if n == 1 else 'Statement ' + qid} reads {spec.table} through view "
+                       f"{', '.join(vs)}; the index goes on the base table." for qid, vs in through.items() if vs)
         out.append(Finding(
             rule="PG001", name="missing-index", area="postgres",
             severity=_severity(saved / total_per_hour if total_per_hour else 0.0), confidence="verified",
