@@ -8,7 +8,9 @@ Library API (the CLI in advisor/diff/cli.py only parses and calls):
   InputFileError when the two reports have different schema versions.
 - ``write(diff, out_dir) -> list[Path]``: diff.md (a PR comment under MAX_COMMENT_CHARS), diff.json, diff.html.
 
-Findings are matched by ``id`` (rule:key, stable across runs by the report contract). A finding is *changed*
+Findings are matched by ``id`` (rule:key, stable across runs by the report contract). An OLD finding that NEW
+lacks is *resolved* only when NEW analysed its source; otherwise it is *not re-checked* (NEW skipped or failed
+that target), never counted as fixed. A finding is *changed*
 when its severity, its recommended action, or its impact moved by more than ``impact_tolerance``; per-hour
 impacts are extrapolated from a statistics window that differs run to run, so a small drift is not a change.
 Old findings never fail the build: only a finding that NEW has and OLD has not is checked against
@@ -133,6 +135,30 @@ def _by_severity(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(entries, key=lambda e: (severity_rank(e["severity"]), e["id"]))
 
 
+def lost_targets(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
+    """Targets OLD analysed (status ok) that NEW did not (skipped, error or absent)."""
+    def ok(r: dict[str, Any]) -> set[str]:
+        return {k for k, t in (r.get("targets") or {}).items() if isinstance(t, dict) and t.get("status") == "ok"}
+    return ok(old) - ok(new)
+
+
+def rechecked(finding: dict[str, Any], new: dict[str, Any], lost: set[str]) -> bool:
+    """Did NEW look at the evidence behind this OLD finding? Its area's target must be ok in NEW; a finding of a
+    cross-source area (cache, pool: no target of that name) only when NEW lost no target OLD had."""
+    target = (new.get("targets") or {}).get(finding.get("area"))
+    if isinstance(target, dict):
+        return target.get("status") == "ok"
+    return finding.get("area") not in lost and not lost
+
+
+def split_resolved(resolved: list[dict[str, Any]], old: dict[str, Any], new: dict[str, Any]
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(resolved, not re-checked): an OLD finding absent from NEW is resolved only if NEW analysed its source."""
+    lost = lost_targets(old, new)
+    keep = [e for e in resolved if rechecked(e, new, lost)]
+    return keep, [e for e in resolved if not rechecked(e, new, lost)]
+
+
 def match(old: list[dict[str, Any]], new: list[dict[str, Any]], tolerance: float = IMPACT_TOLERANCE
           ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], int]:
     """(new, resolved, changed, unchanged count) of two finding lists matched by id, worst first."""
@@ -204,6 +230,7 @@ def diff_reports(old: dict[str, Any], new: dict[str, Any], fail_on_new: str | No
         raise ValueError(f"fail_on_new must be one of {SEVERITIES}")
     check_versions(old, new)
     added, resolved, changed, same = match(old["findings"], new["findings"], impact_tolerance)
+    resolved, unchecked = split_resolved(resolved, old, new)
     fails = failing(added, fail_on_new)
     return {
         "schema_version": DIFF_SCHEMA_VERSION,
@@ -212,9 +239,11 @@ def diff_reports(old: dict[str, Any], new: dict[str, Any], fail_on_new: str | No
         "old": _side(old), "new": _side(new),
         "settings": {"fail_on_new": fail_on_new, "impact_tolerance": impact_tolerance},
         "summary": {"new": len(added), "resolved": len(resolved), "changed": len(changed), "unchanged": same,
+                    "not_rechecked": len(unchecked),
                     "new_by_severity": {s: sum(1 for e in added if e["severity"] == s) for s in SEVERITIES},
                     "failing": fails},
         "new_findings": added, "resolved_findings": resolved, "changed_findings": changed,
+        "not_rechecked_findings": unchecked, "targets_not_analysed": sorted(lost_targets(old, new)),
         "frontend": frontend_delta(old, new), "load": load_delta(old, new),
         "exit_code": 1 if fails else 0,
     }
@@ -225,7 +254,8 @@ def headline(d: dict[str, Any]) -> str:
     s = d["summary"]
     worst = [f"{n} {sev}" for sev, n in s["new_by_severity"].items() if n]
     text = (f"{s['new']} new" + (f" ({', '.join(worst)})" if worst else "")
-            + f", {s['resolved']} resolved, {s['changed']} changed, {s['unchanged']} unchanged")
+            + f", {s['resolved']} resolved, {s['changed']} changed, {s['unchanged']} unchanged"
+            + (f", {s['not_rechecked']} not re-checked" if s["not_rechecked"] else ""))
     fail_on = d["settings"]["fail_on_new"]
     if s["failing"]:
         text += f"; failing: {len(s['failing'])} new finding(s) at {fail_on} or worse (--fail-on-new {fail_on})"

@@ -69,7 +69,7 @@ def _table(head: list[str], rows: list[list[str]], open_rows: int, max_rows: int
 
 def _finding_rows(entries: list[dict[str, Any]]) -> list[list[str]]:
     return [[f"{_SEVERITY_ICON[e['severity']]} {e['severity']}", cell(e["rule"]), cell(e["title"]),
-             cell(_impact(e)), f"`{cell(e['id'], 100).replace('`', '')}`"] for e in entries]
+             cell(_impact(e)), cell(e["id"], 100)] for e in entries]
 
 
 def _changed_rows(entries: list[dict[str, Any]]) -> list[list[str]]:
@@ -127,7 +127,11 @@ def _markdown(d: dict[str, Any], max_rows: int) -> str:
                  _finding_rows, "resolved findings"),
                 ("Changed findings", d["changed_findings"],
                  ["severity", "rule", "finding", "impact before", "impact after", "action"],
-                 _changed_rows, "changed findings")]
+                 _changed_rows, "changed findings"),
+                ("Not re-checked: this run did not analyse their source"
+                 + (f" ({cell(', '.join(d['targets_not_analysed']))})" if d["targets_not_analysed"] else ""),
+                 d["not_rechecked_findings"], ["severity", "rule", "finding", "impact", "id"], _finding_rows,
+                 "findings not re-checked")]
     for title, entries, head, rows, noun in sections:
         if entries:
             lines += [f"#### {title} ({len(entries)})", ""] + \
@@ -143,7 +147,8 @@ def _markdown(d: dict[str, Any], max_rows: int) -> str:
 
 def markdown(d: dict[str, Any], limit: int = MAX_COMMENT_CHARS) -> str:
     """diff.md: starts with MARKER, shorter than `limit` characters (a GitHub comment holds 65,536)."""
-    max_rows = max(len(d["new_findings"]), len(d["resolved_findings"]), len(d["changed_findings"]))
+    max_rows = max(len(d[k]) for k in ("new_findings", "resolved_findings", "changed_findings",
+                                       "not_rechecked_findings"))
     while True:
         text = _markdown(d, max_rows)
         if len(text) < limit or max_rows == 0:

@@ -44,3 +44,18 @@ def test_initial_js_delta_and_the_budget_finding(tmp_path):
     md = (tmp_path / "d" / "diff.md").read_text()
     assert "Initial JS (gzip):" in md and f"(+{fe['delta_pct']:.1f}%)" in md
     assert "Initial JS (gzip)" in (tmp_path / "d" / "diff.html").read_text()
+
+
+def test_findings_of_a_target_not_analysed_are_not_resolved(reports, tmp_path):
+    """Main's report analysed PostgreSQL; a run that only analysed a bundle has none of its findings, and says
+    they were not re-checked rather than resolved."""
+    out = tmp_path / "fe-only"
+    code, output = invoke(["analyze", "--bundle", str(build(tmp_path / "b", 3000)), "--out", str(out), "-q"])
+    assert code == 0, output
+    code, output = invoke(["diff", str(reports.base), str(out), "--out", str(tmp_path / "d")])
+    d = json.loads((tmp_path / "d" / "diff.json").read_text())
+    jsonschema.validate(d, schema("diff.schema.json"))
+    assert d["resolved_findings"] == [] and d["targets_not_analysed"] == ["postgres"]
+    assert len(d["not_rechecked_findings"]) == len(json.loads((reports.base / "report.json").read_text())["findings"])
+    assert "not re-checked" in output
+    assert "#### Not re-checked: this run did not analyse their source (postgres)" in (tmp_path / "d" / "diff.md").read_text()
