@@ -89,6 +89,8 @@ _WORDS = {"js": "JavaScript", "css": "CSS", "ttl": "TTL", "url": "URL", "uri": "
 
 
 def _unit(key: str) -> str | None:
+    if key.startswith("bytes_"):  # bytes_sent, bytes_received
+        return "bytes"
     for suffix, unit in _SUFFIXES:
         if key.endswith(suffix) or key == suffix[1:]:
             return unit

@@ -46,7 +46,9 @@ def cost_before_after(statements: list[dict[str, Any]]) -> str | None:
     ax.barh([i - 0.2 for i in y], after, height=0.4, label="after", color="#4f81bd")
     top = max(before + after) or 1.0
     for i, (b, a) in enumerate(zip(before, after, strict=True)):
-        change = f"{100 * (a - b) / b:+.0f}%" if b else "n/a"
+        pct = 100 * (a - b) / b if b else None
+        # one decimal near ±100% so a 99.8% cut is not shown as a 100% one
+        change = "n/a" if pct is None else (f"{pct:+.1f}%" if abs(pct) >= 99 else f"{pct:+.0f}%")
         ax.text(max(a, b) + 0.01 * top, i, f"{change}  ({b:,.1f} → {a:,.1f})", va="center", fontsize=7)
     ax.set_xlim(0, top * 1.45)  # room for the labels right of the longest bar
     ax.set_yticks(list(y), labels, fontsize=8)

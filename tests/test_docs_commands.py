@@ -142,3 +142,14 @@ def test_shop_readme_names_the_finding_of_every_planted_problem():
         assert f is not None, f"{row['id']} is not a finding of {RECORDED.name}"
         assert (f["rule"], f["title"]) == (row["rule"], row["title"]), row
     assert _planted_problems(text) == {r["problem"] for r in rows}
+
+
+def test_configuration_doc_lists_the_known_target_keys():
+    """docs/configuration.md's table of target keys is the one the config check uses."""
+    from advisor.config import target_keys
+
+    text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    for area, keys in target_keys().items():
+        row = re.search(rf"^\| `\[targets\.{area}\]` \| (.*) \|$", text, re.M)
+        assert row, f"docs/configuration.md has no row for [targets.{area}]"
+        assert [k.strip("` ") for k in row.group(1).split(",")] == list(keys), area
