@@ -8,6 +8,7 @@ import posixpath
 from typing import Any
 
 from advisor.config import Settings
+from advisor.fmt import fmt_bytes
 from advisor.model import Finding
 
 AREA = "frontend"
@@ -171,8 +172,8 @@ def run(probe: dict[str, Any], settings: Settings) -> list[Finding]:
         after = sum(u["gzip_bytes"] or 0 for u in uncompressed)
         out.append(finding(
             "CDN003", "text-not-compressed", "high" if total - after >= 50_000 else "medium",
-            f"{len(uncompressed)} text file(s) are sent uncompressed: {total / 1000:.0f} KB instead of "
-            f"{after / 1000:.0f} KB",
+            f"{len(uncompressed)} text file(s) are sent uncompressed: {fmt_bytes(total)} instead of "
+            f"{fmt_bytes(after)}",
             ("The probe asked for `Accept-Encoding: gzip, br` and got no Content-Encoding. gzip sizes are "
              "measured by compressing the bodies received (level 6)."),
             "compression", {"responses": uncompressed},

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from advisor.fmt import fmt_bytes
 from analyzers.frontend.model import Bundle, package_uses
 from analyzers.frontend.rules import initial_gzip
 
@@ -31,7 +32,8 @@ def _packages(b: Bundle) -> dict[str, dict[str, Any]]:
 
 def diff(old: Bundle, new: Bundle) -> dict[str, Any]:
     """The JSON shape: {"old", "new", "initial_js": {"old_gzip_bytes", "new_gzip_bytes", "delta_gzip_bytes",
-    "delta_pct", "old_raw_bytes", "new_raw_bytes"}, "chunks": [{"chunk", "status": added|removed|changed|
+    "delta_pct", "old_raw_bytes", "new_raw_bytes"}, "chunks": [{"chunk" (the key), "file" (the new build's JS
+    file, else the old one's), "status": added|removed|changed|
     unchanged, "old_raw_bytes", "new_raw_bytes", "delta_raw_bytes", "old_gzip_bytes", "new_gzip_bytes",
     "delta_gzip_bytes", "initial"}], "packages": [{"package", "status", "old_bytes", "new_bytes",
     "delta_bytes", "old_versions", "new_versions"}], "added_packages", "removed_packages"}."""
@@ -41,7 +43,8 @@ def diff(old: Bundle, new: Bundle) -> dict[str, Any]:
         o, n = oc.get(key), nc.get(key)
         status = "added" if o is None else "removed" if n is None else (
             "unchanged" if o["raw_bytes"] == n["raw_bytes"] else "changed")
-        row = {"chunk": key, "status": status, "initial": (n or o)["initial"],
+        files = (n or o)["files"]
+        row = {"chunk": key, "file": files[0] if files else key, "status": status, "initial": (n or o)["initial"],
                "old_raw_bytes": o["raw_bytes"] if o else 0, "new_raw_bytes": n["raw_bytes"] if n else 0,
                "old_gzip_bytes": o["gzip_bytes"] if o else 0, "new_gzip_bytes": n["gzip_bytes"] if n else 0}
         row["delta_raw_bytes"] = row["new_raw_bytes"] - row["old_raw_bytes"]
@@ -74,7 +77,9 @@ def diff(old: Bundle, new: Bundle) -> dict[str, Any]:
 
 
 def _kb(n: int, signed: bool = False) -> str:
-    return f"{n / 1000:+.1f} KB" if signed else f"{n / 1000:.1f} KB"
+    """advisor.fmt.fmt_bytes (the report's one byte convention), with a sign for a change."""
+    text = fmt_bytes(abs(n)) if signed else fmt_bytes(n)
+    return ("-" if n < 0 else "+") + text if signed else text
 
 
 def one_line(d: dict[str, Any]) -> str:
@@ -102,7 +107,7 @@ def markdown(d: dict[str, Any], limit: int = 25) -> str:
         lines += ["| chunk | status | initial | old gzip | new gzip | Δ gzip | Δ minified |",
                   "|---|---|---|---:|---:|---:|---:|"]
         for c in changed[:limit]:
-            lines.append(f"| `{c['chunk']}` | {c['status']} | {'yes' if c['initial'] else 'no'} | "
+            lines.append(f"| `{c['file']}` | {c['status']} | {'yes' if c['initial'] else 'no'} | "
                          f"{_kb(c['old_gzip_bytes'])} | {_kb(c['new_gzip_bytes'])} | "
                          f"{_kb(c['delta_gzip_bytes'], True)} | {_kb(c['delta_raw_bytes'], True)} |")
     else:

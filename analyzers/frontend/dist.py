@@ -244,15 +244,46 @@ def with_versions(modules: list[Module], packages: dict[str, dict[str, Any]]) ->
     return out
 
 
-def graph_and_routes(contents: dict[str, str], modules: list[Module], extra: tuple[Import, ...] = ()):
+def package_links(root: Path | None, install_paths: set[str]) -> dict[str, str]:
+    """Symlinked package directories → the install path they point to (both project-relative), for the
+    install paths in the bundle: the project's `node_modules/*` and, for each pnpm/Yarn copy, its sibling
+    `…/node_modules/*` (where pnpm links a package's own dependencies). Empty without a root."""
+    out: dict[str, str] = {}
+    if root is None:
+        return out
+    base = root.resolve()
+    dirs = {"node_modules"} | {ip.rsplit("/node_modules/", 1)[0] + "/node_modules"
+                               for ip in install_paths if "/node_modules/" in ip}
+    for d in sorted(dirs):
+        try:
+            entries = list((base / d).iterdir())
+        except OSError:
+            continue
+        for e in entries:
+            for link in ([*e.iterdir()] if e.name.startswith("@") and e.is_dir() else [e]):
+                if not link.is_symlink():
+                    continue
+                try:
+                    real = link.resolve().relative_to(base).as_posix()
+                except (OSError, ValueError):
+                    continue
+                if real in install_paths:
+                    out[link.relative_to(base).as_posix()] = real
+    return out
+
+
+def graph_and_routes(contents: dict[str, str], modules: list[Module], extra: tuple[Import, ...] = (),
+                     root: Path | None = None):
     """(imports, routes) from the sources' text; `extra` edges (from a bundler's own graph, e.g. the Vite
     manifest's dynamic imports) are added where the sources did not show an edge into the same module.
-    Directory-named pages are added as routes too."""
+    Bare imports are resolved through the symlinks under `root` too (pnpm). Directory-named pages are
+    added as routes too."""
     paths = {m.path for m in modules} | set(contents)
-    imps = imports_mod.scan(contents, paths)
+    links = package_links(root, {m.package_path for m in modules if m.package_path})
+    imps = imports_mod.scan(contents, paths, links)
     seen_targets = {i.imported for i in imps}
     imps += [i for i in extra if i.imported not in seen_targets]
-    routes = imports_mod.find_routes(contents, paths)
+    routes = imports_mod.find_routes(contents, paths, links)
     known = {r.component for r in routes}
     dynamic_targets = {i.imported for i in imps if i.kind == "dynamic"}
     static_targets = {i.imported for i in imps if i.kind == "static"}
@@ -296,7 +327,7 @@ def read_files(build_dir: Path, compress: bool = True, extra_notes: tuple[str, .
     modules, contents = attribute_chunks(build_dir, chunk_of, root, notes)
     packages = read_packages(root, {m.package_path for m in modules if m.package_path})
     modules = with_versions(modules, packages)
-    imps, routes = graph_and_routes(contents, modules)
+    imps, routes = graph_and_routes(contents, modules, root=root)
     return Bundle(source=str(build_dir), bundler={"name": "files", "version": None}, files=files,
                   chunks=tuple(chunks), modules=tuple(modules), imports=tuple(imps), routes=tuple(routes),
                   packages=packages, precompressed=pre, notes=tuple(notes))

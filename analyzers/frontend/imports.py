@@ -45,9 +45,12 @@ def _package_spec(spec: str) -> str:
     return "/".join(parts[:2]) if spec.startswith("@") else parts[0]
 
 
-def resolve(importer: str, spec: str, modules: set[str], package_paths: set[str]) -> str | None:
+def resolve(importer: str, spec: str, modules: set[str], package_paths: set[str],
+            links: dict[str, str] | None = None) -> str | None:
     """The graph node `spec` refers to from module `importer`, or None when it is not in the bundle
-    (tree-shaken, external, or a file perfadvisor cannot see)."""
+    (tree-shaken, external, or a file perfadvisor cannot see). `links` maps a symlinked package directory
+    (project-relative, e.g. pnpm's `node_modules/is-odd` or `node_modules/.pnpm/is-odd@3.0.1/node_modules/
+    is-number`) to the install path it points to, as read from disk (dist.package_links)."""
     if spec.startswith("."):
         base = posixpath.normpath(posixpath.join(posixpath.dirname(importer), spec))
         for ext in RESOLVE_EXT:
@@ -63,13 +66,15 @@ def resolve(importer: str, spec: str, modules: set[str], package_paths: set[str]
         cand = posixpath.join(here, "node_modules", name) if here else posixpath.join("node_modules", name)
         if cand in package_paths:
             return cand
+        if links and links.get(cand) in package_paths:
+            return links[cand]
         if not here:
             return None
         here = posixpath.dirname(here)
 
 
-def scan(sources: dict[str, str], modules: Iterable[str]) -> list[Import]:
-    """Import edges between graph nodes, from module path → original source text."""
+def scan(sources: dict[str, str], modules: Iterable[str], links: dict[str, str] | None = None) -> list[Import]:
+    """Import edges between graph nodes, from module path → original source text (`links`: see resolve)."""
     module_set = set(modules)
     package_paths = {pkg[1] for m in module_set if (pkg := package_of(m))}
     edges: dict[tuple[str, str, str], str] = {}
@@ -80,14 +85,15 @@ def scan(sources: dict[str, str], modules: Iterable[str]) -> list[Import]:
         found += [(m.group(1), "static") for m in _STATIC.finditer(text)]
         found += [(m.group(1), "static") for m in _REQUIRE.finditer(text)]
         for spec, kind in found:
-            target = resolve(path, spec, module_set, package_paths)
+            target = resolve(path, spec, module_set, package_paths, links)
             if target is None or target == src_node:
                 continue
             edges.setdefault((src_node, target, kind), spec)
     return [Import(a, b, k, s) for (a, b, k), s in sorted(edges.items())]
 
 
-def find_routes(sources: dict[str, str], modules: Iterable[str]) -> list[Route]:
+def find_routes(sources: dict[str, str], modules: Iterable[str],
+                links: dict[str, str] | None = None) -> list[Route]:
     """Routes/pages: components a router (react-router `<Route … element={<X/>}>` or `{path, element}`
     objects) renders, resolved to their modules, each lazy when bound by `lazy(() => import(…))`; then
     app modules under a pages/, routes/, views/ or screens/ directory not already found."""
@@ -122,7 +128,7 @@ def find_routes(sources: dict[str, str], modules: Iterable[str]) -> list[Route]:
             if ident not in bindings:
                 continue
             spec, lazy = bindings[ident]
-            target = resolve(path, spec, module_set, package_paths)
+            target = resolve(path, spec, module_set, package_paths, links)
             if target and target not in routes:
                 routes[target] = Route(component=target, lazy=lazy, path=url_path, how="router")
     return list(routes.values())

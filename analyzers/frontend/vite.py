@@ -171,7 +171,8 @@ def read_vite(build_dir: Path, compress: bool = True) -> Bundle:
     modules, contents = dist.attribute_chunks(build_dir, chunk_of, root, notes)
     packages = dist.read_packages(root, {m.package_path for m in modules if m.package_path})
     modules = dist.with_versions(modules, packages)
-    imps, routes = dist.graph_and_routes(contents, modules, manifest_edges(manifest, {m.path for m in modules}))
+    imps, routes = dist.graph_and_routes(contents, modules, manifest_edges(manifest, {m.path for m in modules}),
+                                         root)
     version = dist.bundler_version(root, "vite")
     if version is None:
         notes.append("Vite's version is unknown (no node_modules/vite/package.json above the build); "

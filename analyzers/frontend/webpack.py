@@ -366,7 +366,7 @@ def _from_parts(path: Path, version: Any, output_path: Any, assets: list[Any], c
             modules = mapped + [m for m in stats_modules if m.chunk not in mapped_chunks]
     packages = dist.read_packages(root, {m.package_path for m in modules if m.package_path})
     modules = dist.with_versions(modules, packages)
-    imps, routes = dist.graph_and_routes(contents, modules)
+    imps, routes = dist.graph_and_routes(contents, modules, root=root)
     scanned_importers = {i.importer for i in imps}
     for (a, b, k), spec in sorted(stat_edges.items()):
         # an edge out of a concatenated module cannot tell which inner module imports; the sources can

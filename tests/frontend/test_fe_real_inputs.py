@@ -241,6 +241,11 @@ def test_pnpm_build_reports_the_duplicated_package(pnpm_vite_project):
     assert {c["install_path"] for c in dup[0].evidence["copies"]} == {
         "node_modules/.pnpm/is-number@7.0.0/node_modules/is-number",
         "node_modules/.pnpm/is-number@6.0.0/node_modules/is-number"}
+    # imports resolved through pnpm's symlinks: each importer reaches the copy it really uses
+    edges = {(i.importer, i.imported) for i in b.imports}
+    assert ("src/main.js", "node_modules/.pnpm/is-number@7.0.0/node_modules/is-number") in edges
+    assert ("node_modules/.pnpm/is-odd@3.0.1/node_modules/is-odd",
+            "node_modules/.pnpm/is-number@6.0.0/node_modules/is-number") in edges
 
 
 @pytest.mark.parametrize("path,expected", [

@@ -6,6 +6,7 @@ The real-build behaviour is in test_fe_builds.py; these pin the cases the fixtur
 from __future__ import annotations
 
 from advisor.config import Settings
+from advisor.fmt import fmt_bytes
 from analyzers.frontend import diff, rules
 from analyzers.frontend.model import BuiltFile, Bundle, Chunk, Import, Module, Route
 
@@ -77,7 +78,8 @@ def test_diff_matches_chunks_and_packages():
     assert row["status"] == "changed" and row["delta_raw_bytes"] == 30_000
     assert d["added_packages"] == ["dayjs"] and d["removed_packages"] == []
     md = diff.markdown(d)
-    assert "+10.0 KB (+10.0%)" in md and "| dayjs | added |" in md
+    assert f"+{fmt_bytes(10_000)} (+10.0%)" in md and "| dayjs | added |" in md
+    assert "| `assets/index-ZZZZ9999.js` | changed |" in md        # the chunk by its file, not its key
 
 
 def test_split_advice_regex_is_valid_javascript_for_scoped_packages():
