@@ -170,4 +170,4 @@ def html(d: dict[str, Any]) -> str:
     """diff.html: one self-contained, autoescaped page (reports/templates/diff.html.j2)."""
     from advisor.diff import headline
 
-    return _env().get_template("diff.html.j2").render(d=d, headline=headline(d), icons=_SEVERITY_ICON)
+    return _env().get_template("diff.html.j2").render(d=d, headline=headline(d))
