@@ -82,11 +82,20 @@ def cli() -> None:
               help="statement_timeout of every database session perfadvisor opens [default: 5000].")
 @click.option("--storage-budget-mb", type=click.FloatRange(min=0), default=None,
               help="Most disk the recommended indexes may take together, in MB [default: no limit].")
+@click.option("--baseline-report", "baseline_report", metavar="PATH", default=None,
+              help="An earlier report.json (or its directory), e.g. the main branch's: also write diff.md, diff.json "
+                   "and diff.html against it (`perfadvisor diff` in one step).")
+@click.option("--fail-on-new", type=click.Choice(SEVERITIES), default=None,
+              help="With --baseline-report: exit 1 when a finding the baseline did not have is of this severity "
+                   "or worse (old findings never fail).")
+@click.option("--explain-statement", "explain_statement", metavar="QUERYID", default=None,
+              help="Print what the index advisor saw in this statement: its columns by role, the candidates it "
+                   "costed, and why it was or was not analysed.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def analyze(pg_dsn, explain_analyze, bundle, frontend_url, baseline, actuator_urls, management_port, redis_url, redis_full_scan,
             py_spy, sample, sample_interval, compose_file, compose_services, compose_env_files, compose_profiles,
             out_dir, config_path, profile, from_snapshot, fail_on, statement_timeout_ms, storage_budget_mb,
-            quiet) -> None:
+            baseline_report, fail_on_new, explain_statement, quiet) -> None:
     """Collect from the targets, analyse, and write the reports to --out."""
     from advisor import run
     from advisor.sampling import terminal_progress
@@ -103,6 +112,12 @@ def analyze(pg_dsn, explain_analyze, bundle, frontend_url, baseline, actuator_ur
                     click.echo(line)
         elif compose_services or compose_env_files or compose_profiles:
             raise ConfigError("--service, --compose-env-file and --compose-profile need --compose FILE")
+        if fail_on_new and not baseline_report:
+            raise ConfigError("--fail-on-new needs --baseline-report PATH (the report to compare with)")
+        if baseline_report:
+            from advisor.diff import read_report
+
+            read_report(baseline_report)  # a wrong path fails before any collection
         settings = build_settings(
             config_path, profile, config_required=config_path != DEFAULT_CONFIG,
             target_flags={"postgres": {"dsn": pg_dsn, "explain_analyze": explain_analyze},
@@ -119,6 +134,17 @@ def analyze(pg_dsn, explain_analyze, bundle, frontend_url, baseline, actuator_ur
     except PerfadvisorError as e:
         _fail(str(e), e.exit_code)
         return
+    diff_code = 0
+    if baseline_report:
+        from advisor.diff.cli import diff_after_analyze
+
+        try:
+            diff_code = diff_after_analyze(baseline_report, outcome.report, Path(out_dir), fail_on_new,
+                                           echo=(lambda s: None) if quiet else click.echo)
+        except PerfadvisorError as e:
+            _fail(str(e), e.exit_code)
+    if explain_statement:
+        _explain_statement(outcome.report, explain_statement)
     if outcome.errors:
         for err in outcome.errors[:-1]:
             click.echo(f"perfadvisor: error: {err}", err=True)
@@ -128,6 +154,24 @@ def analyze(pg_dsn, explain_analyze, bundle, frontend_url, baseline, actuator_ur
         if not quiet:
             click.echo(f"failing: at least one finding is {fail_on} or worse (--fail-on {fail_on})")
         sys.exit(1)
+    sys.exit(diff_code)
+
+
+def _explain_statement(report: dict, queryid: str) -> None:
+    """Prints the index advisor's view of one statement (report.json coverage.postgres.statements[]); exit 2 with
+    one line when the report has no such statement."""
+    import json
+
+    entries = ((report.get("coverage") or {}).get("postgres") or {}).get("statements") or []
+    entry = next((e for e in entries if str(e.get("queryid")) == str(queryid)), None)
+    if entry is None:
+        _fail(f"--explain-statement {queryid}: no statement with that queryid among the {len(entries)} the "
+              "index advisor looked at (pg_stat_statements' queryid, as report.json shows it)")
+    click.echo(f"statement {queryid}:")
+    for key, value in entry.items():
+        if key != "queryid":
+            shown = value if isinstance(value, str) else json.dumps(value, default=str)
+            click.echo(f"  {key}: {shown}")
 
 
 @cli.command()
@@ -181,7 +225,10 @@ from advisor.load.cli import register_load_commands  # noqa: E402
 
 register_load_commands(cli)
 
+from advisor.diff.cli import register as register_diff  # noqa: E402
 from advisor.validate.cli import register as register_validate  # noqa: E402
+
+register_diff(cli)
 
 register_validate(cli, demo)
 
