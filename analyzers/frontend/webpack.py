@@ -161,13 +161,17 @@ class _Span:
 _SPANS: dict[tuple[str, int, int], tuple[int, int]] = {}
 
 
-def _open(path: Path) -> _Span:
-    """The JSON part of a stats file, opened for reading (spans cached per path, size and mtime)."""
+def _open(path: Path):
+    """The JSON part of a stats file, opened for reading (spans cached per path, size and mtime): the file
+    itself when nothing precedes the JSON (the common case, read at full speed), else a _Span."""
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
     if key not in _SPANS:
         _SPANS[key] = json_span(path)
-    return _Span(path, _SPANS[key])
+    start, end = _SPANS[key]
+    if start == 0 and end >= st.st_size - 2:  # at most a trailing line break after the JSON
+        return path.open("rb")
+    return _Span(path, (start, end))
 
 
 def _check_stats(path: Path) -> list[str]:
