@@ -93,12 +93,9 @@ def chunk_name(chunk) -> str:
     return chunk.files[0] if chunk.files else chunk.key
 
 
-def _names(bundle: Bundle, keys) -> list[str]:
-    out = []
-    for k in keys:
-        c = bundle.chunk(k)
-        out.append(chunk_name(c) if c is not None else k)
-    return out
+def _names(by_key: dict[str, str], keys) -> list[str]:
+    """Chunk keys → names from `by_key` (key → chunk_name); a key no chunk has is kept as it is."""
+    return [by_key.get(k, k) for k in keys]
 
 
 # URL paths of the landing page: the route every first visit renders (react-router's "/" or an index
@@ -293,6 +290,7 @@ def fe004_duplicate_package(bundle: Bundle, settings: Settings) -> list[Finding]
     """FE004 duplicate-package: one package installed and bundled in several copies (versions), or one
     module bundled into several chunks. Severity medium from `duplicate_medium_bytes` wasted bytes."""
     medium = _t(settings, "duplicate_medium_bytes", DUPLICATE_MEDIUM_BYTES)
+    names = {c.key: chunk_name(c) for c in bundle.chunks}
     out = []
     by_name: dict[str, list] = defaultdict(list)
     for u in package_uses(bundle):
@@ -316,7 +314,7 @@ def fe004_duplicate_package(bundle: Bundle, settings: Settings) -> list[Finding]
             key=f"versions:{name}",
             evidence={"copies": [{"install_path": u.install_path, "version": u.version,
                                   "minified_bytes": u.bytes,
-                                  "chunks": ", ".join(sorted(_names(bundle, u.bytes_by_chunk)))}
+                                  "chunks": ", ".join(sorted(_names(names, u.bytes_by_chunk)))}
                                  for u in uses],
                       "wasted_bytes": wasted},
             impact={"metric": "bundle_minified_bytes", "before": sum(u.bytes for u in uses),
@@ -346,10 +344,10 @@ def fe004_duplicate_package(bundle: Bundle, settings: Settings) -> list[Finding]
             severity="medium" if e["wasted"] >= medium else "low", confidence="verified",
             title=f"{node} is duplicated across {len(e['chunks'])} chunks",
             detail=(f"Modules of {node} are bundled into each of "
-                    f"{', '.join(sorted(_names(bundle, e['chunks'])))}; a user "
+                    f"{', '.join(sorted(_names(names, e['chunks'])))}; a user "
                     f"who loads them downloads {e['wasted']:,} bytes twice. Move it into a shared chunk."),
             key=f"chunks:{node}",
-            evidence={"module_group": node, "chunks": sorted(_names(bundle, e["chunks"])),
+            evidence={"module_group": node, "chunks": sorted(_names(names, e["chunks"])),
                       "wasted_bytes": e["wasted"]},
             impact={"metric": "bundle_minified_bytes", "before": e["wasted"], "after": 0},
             action=_split_action(bundle, {node.rsplit("/", 1)[-1]: [node.split("node_modules/")[-1]]}),
