@@ -126,6 +126,15 @@ def target_info(section: dict[str, Any]) -> dict[str, Any]:
     return info
 
 
+def _route_row(bundle: Bundle, route) -> dict[str, Any]:
+    """A route for the report: its chunk named by file (rules.chunk_name), as the user sees it in dist/."""
+    row = route.to_dict()
+    c = bundle.chunk(route.chunk) if route.chunk else None
+    if c is not None:
+        row["chunk"] = rules.chunk_name(c)
+    return row
+
+
 def analyze(section: dict[str, Any], settings: Settings):
     """FE rules on the bundle, CDN rules on the probe, and the diff against the baseline (in coverage and
     a note): a pure function of the snapshot section; returns advisor.pipeline.AreaResult."""
@@ -141,7 +150,7 @@ def analyze(section: dict[str, Any], settings: Settings):
             "bundler": bundle.bundler, "chunks": len(bundle.chunks),
             "initial_js_gzip_bytes": rules.initial_gzip(bundle)[0],
             "modules_attributed": sum(1 for m in bundle.modules if m.measure == "sourcemap"),
-            "routes": [r.to_dict() for r in bundle.routes],
+            "routes": [_route_row(bundle, r) for r in bundle.routes],
             "largest_packages": [{"package": u.name, "version": u.version, "install_path": u.install_path,
                                   "minified_bytes": u.bytes} for u in package_uses(bundle)[:15]]}
     if section.get("baseline") and bundle is not None:

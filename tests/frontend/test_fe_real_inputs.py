@@ -318,6 +318,8 @@ def test_landing_route_is_not_advised_lazy_and_says_why(vite_project):
     b = loaded(vite_project / "dist")
     assert "src/pages/Home.jsx" not in {f.key for f in _findings(b) if f.rule == "FE002"}
     result = analyze({"bundle": b.to_dict()}, Settings())
+    routes = {r["path"]: r for r in result.coverage["bundle"]["routes"]}
+    assert routes["/reports"]["chunk"] == b.chunk("index.html").files[0]   # by file, not "index.html"
     assert any(n.startswith("Route / (src/pages/Home.jsx) is not advised to be lazy-loaded: it is the landing "
                             "page") for n in result.notes)
 
