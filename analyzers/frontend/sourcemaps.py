@@ -37,7 +37,8 @@ class MapMismatchError(InputFileError):
 
 _B64 = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
 _MAP_URL = re.compile(rb"//[#@]\s*sourceMappingURL=([^\s'\"]+)\s*$")
-_MAP_URL_COMMENT = re.compile(r"(?:/\*)?//?[#@]\s*sourceMappingURL=[^\n]*\n?$")
+# the comment as the last line of a built file (JS `//#`, CSS `/*#`, legacy `//@`)
+_MAP_URL_COMMENT = re.compile(r"[ \t]*(?://|/\*)[#@]\s*sourceMappingURL=[^\n]*\n?$")
 
 
 def find_map(js_path: Path) -> Path | None:
@@ -215,8 +216,7 @@ def _split_url_comment(text: str) -> tuple[str, str]:
     if idx < 0:
         return text, ""
     start = text.rfind("\n", 0, idx) + 1
-    m = _MAP_URL_COMMENT.match(text, start)
-    if m is None or text[start:idx].strip().lstrip("/*").strip(" #@") != "":
+    if _MAP_URL_COMMENT.match(text, start) is None:
         return text, ""
     return text[:start], text[start:]
 

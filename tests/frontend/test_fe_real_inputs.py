@@ -365,3 +365,15 @@ def test_flatten_fuzz(sections, code):
 def test_section_by_url_is_one_line():
     with pytest.raises(InputFileError, match="by \"url\""):
         sourcemaps.flatten({"sections": [{"offset": {"line": 0, "column": 0}, "url": "a.map"}]}, "i.map")
+
+
+def test_each_bucket_has_its_bytes():
+    code = b"abcd;\n//# sourceMappingURL=x.map"
+    got = sourcemaps.attribute(code, {"version": 3, "sources": ["a.js"], "mappings": "AAAA,E"}, "x.map")
+    assert got == {"a.js": 2, sourcemaps.NO_SOURCE: 3, sourcemaps.UNMAPPED: 1,
+                   sourcemaps.SOURCE_MAPPING_URL: len(b"//# sourceMappingURL=x.map")}
+
+
+def test_mapping_past_the_end_of_a_line_is_refused():
+    with pytest.raises(sourcemaps.MapMismatchError, match="does not belong to its file: line 1 is 3 columns"):
+        sourcemaps.attribute(b"abc", {"version": 3, "sources": ["a.js"], "mappings": "AAAA,SAAS"}, "x.map")
