@@ -107,7 +107,8 @@ def constructs(pg_cluster, tmp_path_factory):
         conn.execute("SET pg_stat_statements.track = 'none'")
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; CREATE EXTENSION IF NOT EXISTS hypopg")
         conn.execute(SCHEMA)
-        conn.execute("SELECT pg_stat_statements_reset()")
+        conn.execute("SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database "
+                     "WHERE datname = current_database()), 0)")  # this database's only: others share the cluster
     rnd = random.Random(5)
     with psycopg.connect(dsn, autocommit=True) as conn:
         for _ in range(15):

@@ -141,7 +141,8 @@ def run_case(case: Path, admin_dsn: str, dsn_for, work: Path) -> dict:
                     "-f", str(case / "setup.sql")], check=True, capture_output=True, text=True)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("ANALYZE")
-        conn.execute("SELECT pg_stat_statements_reset()")
+        conn.execute("SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database "
+                     "WHERE datname = current_database()), 0)")  # this database's only: others share the cluster
     run_workload(dsn, parse_queries((case / "queries.sql").read_text()))
     extra = ""
     toml = case / "perfadvisor.toml"
