@@ -136,7 +136,7 @@ def register(cli, demo) -> None:
 
 
 @click.command("validate")
-@click.option("--scale", default=0.25, show_default=True, type=click.FloatRange(min=0.01),
+@click.option("--scale", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
               help="Seed scale of the sample database (1.0: 500k orders).")
 @click.option("--run-dir", default="/tmp/perfadvisor-demo-stack", show_default=True, type=click.Path(file_okay=False),
               help="Where the demo stack keeps its data and logs.")

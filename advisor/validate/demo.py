@@ -3,7 +3,8 @@
 Starts the stack (advisor.stack.native), loads it with the sample workload, analyses the before runs, applies the
 advice — the index SQL executed on the throwaway database, the back end restarted with spring.env, Redis and
 nginx reloaded with their snippets (`perfadvisor demo reload`, the restart command validate runs) — loads it again,
-compares, writes one page, and stops the stack (unless --keep)."""
+compares, writes one page, and stops the stack and removes its data (unless --keep), so that the next run starts
+from the planted problems again (a database whose indexes were built would have nothing left to fix)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ def run_demo(scale: float, run_dir: Path, port_offset: int, keep: bool, think_sc
     t0 = time.monotonic()
     ports = Ports().shifted(port_offset)
     stack = Stack(StackConfig(run_dir=run_dir, scale=scale, ports=ports))
+    if (run_dir / "state.json").exists() and not stack.status()["running"]:
+        # A database an earlier demo changed (its indexes built) would have nothing left to fix: start as shipped.
+        stack.down(echo=lambda s: None, purge=True)
     echo(f"[demo · 0 s] starting the sample stack (scale {scale:g}) in {run_dir}")
     u = stack.up(echo=lambda s: echo("  " + s))
     try:
@@ -62,5 +66,5 @@ def run_demo(scale: float, run_dir: Path, port_offset: int, keep: bool, think_sc
         if keep:
             echo(f"the stack keeps running (perfadvisor demo down --run-dir {run_dir})")
         else:
-            stack.down(echo=lambda s: None)
-            echo(f"[demo · {time.monotonic() - t0:.0f} s] stack stopped")
+            stack.down(echo=lambda s: None, purge=True)
+            echo(f"[demo · {time.monotonic() - t0:.0f} s] stack stopped and its data removed")

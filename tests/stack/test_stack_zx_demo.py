@@ -31,7 +31,7 @@ from advisor.stack import Ports, Stack, StackConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT_OFFSET = 500
-#: The demo's own load (40 users, 60 s runs, 2 per side; its think and seed scale). Shorter does not carry the
+#: The demo's own load (40 users, 60 s runs, 2 per side; its think time and seed scale 1). Shorter does not carry the
 #: claim: at 30 users × 30 s, compare had 8-10 windows per side and, Holm-adjusted over its 36 metrics, search
 #: (p95 −45%, p_adjusted 0.22) and the category listing (−49%, 0.72) came out inconclusive, not improved.
 DEMO_ARGS = ["--users", "40", "--duration", "60s", "--runs", "2", "--port-offset", str(PORT_OFFSET), "--quiet"]
