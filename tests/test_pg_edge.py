@@ -4,7 +4,6 @@ Every SQL statement perfadvisor recommends must run as written."""
 from __future__ import annotations
 
 import json
-
 import random
 
 import psycopg

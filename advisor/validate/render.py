@@ -81,7 +81,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
             for i, m in enumerate(rows):
                 head = f"{r['rule']} {_cell(r['title'])}" if i == 0 else ""
                 how = _cell(r["applied"]) if i == 0 else ""
-                if m is None:
+                if m is None and not r["in_effect"]:
+                    out.append(f"| {head} | {how} | not measured: the change was not made | | | {r['verdict']} |")
+                elif m is None:
                     res = {True: "the finding no longer fires after the change",
                            False: "the finding still fires after the change"}.get(r["resolved_after"], "–")
                     out.append(f"| {head} | {how} | {res} | | | {r['verdict']} |")
