@@ -215,7 +215,13 @@ class _Loop:
     def _page(self, side: str, url: str) -> None:
         from advisor import pageload
 
-        result = pageload.measure(url, loads=self.o.page_loads)
+        try:
+            result = pageload.measure(url, loads=self.o.page_loads)
+        except TargetError as e:  # the loop goes on without this measure (Chromium missing, the page failing)
+            self.skip(f"not measured: {e}")
+            self.doc["page_load"][f"{side}_error"] = str(e)
+            self.echo(f"  warning: first page load not measured: {e}")
+            return
         self.doc["page_load"][side] = result.to_dict()
         if side == "after" and "before" in self.doc["page_load"]:
             from advisor.validate.effects import page_rows
@@ -371,7 +377,7 @@ class _Loop:
         threshold = _threshold(self.o.threshold)
         by_id = {f["id"]: f for f in self.report["findings"]}
         after_ids = {f["id"] for f in self.after_report["findings"]} if self.after_report else None
-        after_ok = {a for a, t in (self.after_report or {}).get("targets", {}).items() if t.get("status") == "ok"}
+        after_ok = _areas_analysed(self.after_report)
         recs = []
         for fid in self.plan.used:
             f = by_id[fid]
@@ -385,7 +391,7 @@ class _Loop:
                 if f.get("area") == "frontend":
                     rows = fx.frontend_rows(f, self.doc["page_load"].get("rows") or []) + rows
             resolved = None
-            if after_ids is not None and f.get("area") in after_ok | {"pool", "cache", "postgres"} and applied:
+            if after_ids is not None and f.get("area") in after_ok and applied:
                 resolved = fid not in after_ids
             recs.append({"finding": fid, "rule": f["rule"], "name": f.get("name"), "title": f["title"],
                          "severity": f["severity"], "confidence": f["confidence"], "files": files,
@@ -410,6 +416,18 @@ class _Loop:
                 return f"{', '.join(f for f in files if f in RESTART_FILES)} applied by the restart command", True
             return f"{', '.join(files)} written; not in effect (no restart)", False
         return ", ".join(files), False
+
+
+def _areas_analysed(report: dict[str, Any] | None) -> set[str]:
+    """Areas whose findings the report would hold if they still fired: its targets that were "ok", and the
+    cross-source rule areas (pool, cache, …) whose NEEDS were all ok. A finding of any other area cannot be called
+    resolved just because it is absent."""
+    from advisor.pipeline import cross_source_modules
+
+    if not report:
+        return set()
+    ok = {a for a, t in report.get("targets", {}).items() if t.get("status") == "ok"}
+    return ok | {m.AREA for m in cross_source_modules() if all(n in ok for n in m.NEEDS)}
 
 
 def _measures(settings, sampler) -> dict[str, Any]:

@@ -97,12 +97,17 @@ def test_the_loop_measures_before_and_after_and_writes_one_page(server, lenient_
 def test_a_failing_restart_command_stops_the_loop_and_keeps_what_was_measured(server, lenient_config, pgshop_dsn,
                                                                               tmp_path):
     out = tmp_path / "v"
-    res = _validate(out, lenient_config, pgshop_dsn, "--restart", "echo restarting; exit 3", runs=1, duration="4s")
+    res = _validate(out, lenient_config, pgshop_dsn, "--restart", "echo restarting; exit 3", "--frontend-url",
+                    f"http://127.0.0.1:{DEAD_PORT}/", runs=1, duration="4s")
     assert res.exit_code == 2
     errors = [ln for ln in res.output.splitlines() if ln.startswith("perfadvisor: error:")]
     assert len(errors) == 1 and "exited 3" in errors[0] and "restarting" in errors[0], res.output
     doc = json.loads((out / "validate.json").read_text())
     assert doc["status"] == "stopped" and doc["stopped_at"] == "restart"
+    # A page that does not load costs its measure, not the loop: the step is skipped with the reason.
+    first = doc["steps"][0]
+    assert first["step"] == "page load before" and first["status"] == "skipped", first
+    assert "not measured" in first["note"] and str(DEAD_PORT) in first["note"]
     assert (out / "before" / "run-1" / "run.json").exists() and (out / "analysis" / "report.json").exists()
     assert not (out / "after").exists()
     assert "stopped at" in (out / "index.html").read_text()
