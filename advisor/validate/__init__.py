@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -179,7 +180,7 @@ class _Loop:
             row["status"] = "failed"
             row["note"] = message
         self.doc.update(status="stopped", stopped_at=row["step"] if row else None, error=message, exit_code=2)
-        self.echo(f"perfadvisor: error: {row['step'] + ': ' if row else ''}{message}")
+        print(f"perfadvisor: error: {row['step'] + ': ' if row else ''}{message}", file=sys.stderr)
 
     def finish(self) -> None:
         if self.doc["status"] == "running":
