@@ -410,7 +410,10 @@ def _whatif(conn, settings: Settings, stmts, cands: dict[str, IndexSpec], prepar
     session = HypoSession(conn, cands)
     errors: dict[str, str] = {}
 
+    lookups = [0]
+
     def cost(qid: str, config: frozenset[str]) -> float:
+        lookups[0] += 1
         key = config_key(qid, config, stmt_refs[qid], cands)
         if key in result["evaluations"]:
             return result["evaluations"][key]
@@ -442,6 +445,8 @@ def _whatif(conn, settings: Settings, stmts, cands: dict[str, IndexSpec], prepar
             pass
     result["explain_calls"] = session.stats.explain_calls
     result["explain_time_s"] = round(session.stats.explain_time_s, 3)
+    result["hypo_indexes_created"] = session.stats.hypo_indexes_created
+    result["cost_lookups"] = lookups[0]
     result["errors"] = errors
     result["broken_candidates"] = session.broken
     return result

@@ -68,16 +68,83 @@ class Selection:
     baseline: dict[str, float] = field(default_factory=dict)
     final: dict[str, float] = field(default_factory=dict)
     rejected: dict[str, str] = field(default_factory=dict)
+    #: how many times the selection asked the cost oracle (memo hits included); grows linearly with
+    #: independent tables (tests/test_pg_scale.py)
+    cost_lookups: int = 0
 
 
-def _weighted_gain(c: CandidateRef, chosen: frozenset[str], stmts: dict[tuple[str, str], list[StatementRef]],
+class _Groups:
+    """Tables that statements join, in connected groups (union-find). A choice on one group cannot change a
+    cost in another, so bounds are kept per group and costs asked under the chosen indexes on the
+    statement's own tables only: the work then grows with the real interactions, not with the workload's
+    square (issue 11)."""
+
+    def __init__(self, stmts: list[StatementRef], cands: list[CandidateRef]):
+        self.parent: dict[tuple[str, str], tuple[str, str]] = {}
+        for c in cands:
+            self.parent.setdefault(c.table, c.table)
+        for s in stmts:
+            first, *rest = sorted(s.tables) or [None]
+            if first is None:
+                continue
+            self.parent.setdefault(first, first)
+            for t in rest:
+                self.parent.setdefault(t, t)
+                self._union(first, t)
+
+    def find(self, t: tuple[str, str]) -> tuple[str, str]:
+        root = t
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[t] != root:  # path compression
+            self.parent[t], t = root, self.parent[t]
+        return root
+
+    def _union(self, a: tuple[str, str], b: tuple[str, str]) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+class _Chosen:
+    """The chosen indexes by table, so a statement's configuration is only those on the tables it reads."""
+
+    def __init__(self, by_key: dict[str, CandidateRef]):
+        self.by_key = by_key
+        self.by_table: dict[tuple[str, str], set[str]] = {}
+
+    def add(self, key: str) -> None:
+        self.by_table.setdefault(self.by_key[key].table, set()).add(key)
+
+    def remove(self, key: str) -> None:
+        self.by_table[self.by_key[key].table].discard(key)
+
+    def keys(self) -> frozenset[str]:
+        return frozenset(k for ks in self.by_table.values() for k in ks)
+
+    def for_statement(self, s: StatementRef) -> frozenset[str]:
+        return frozenset(k for t in s.tables for k in self.by_table.get(t, ()))
+
+
+class _Counted:
+    """The cost oracle with a call counter (Selection.cost_lookups)."""
+
+    def __init__(self, cost: CostFn):
+        self.cost, self.calls = cost, 0
+
+    def __call__(self, key: str, config: frozenset[str]) -> float:
+        self.calls += 1
+        return self.cost(key, config)
+
+
+def _weighted_gain(c: CandidateRef, chosen: _Chosen, stmts: dict[tuple[str, str], list[StatementRef]],
                    cost: CostFn, current: dict[str, float]) -> tuple[float, dict[str, tuple[float, float]]]:
     per: dict[str, tuple[float, float]] = {}
     gain = 0.0
     for s in stmts.get(c.table, ()):
         if not relevant(c, s):
             continue
-        after = cost(s.key, chosen | {c.key})
+        after = cost(s.key, chosen.for_statement(s) | {c.key})
         per[s.key] = (current[s.key], after)
         gain += s.calls * max(0.0, current[s.key] - after)
     return gain, per
@@ -92,15 +159,20 @@ def choose(stmts: list[StatementRef], cands: list[CandidateRef], cost: CostFn,
            min_savings_pct: float = MIN_COST_SAVINGS_PCT, max_indexes: int = MAX_NEW_INDEXES) -> Selection:
     """Choose indexes for the whole workload.
 
-    cost(statement key, config) → planner cost with exactly the hypothetical indexes `config`.
+    cost(statement key, config) → planner cost with exactly the hypothetical indexes `config`, which holds
+    only indexes on tables the statement reads (one on another table cannot change its plan).
     size_bytes(candidate key) → estimated size, needed only with a budget_bytes.
     Deterministic for the same inputs (ties broken by candidate key), so a replay asks for the same costs.
+    The result equals a greedy that re-costs every candidate after every choice (tests/test_pg_scale.py);
+    cost calls grow with the statements and the choices within each group of joined tables.
     """
+    cost = _Counted(cost)
     sel = Selection()
-    chosen: frozenset[str] = frozenset()
-    sel.baseline = {s.key: cost(s.key, chosen) for s in stmts}
-    current = dict(sel.baseline)
     by_key = {c.key: c for c in cands}
+    groups = _Groups(stmts, cands)
+    chosen = _Chosen(by_key)
+    sel.baseline = {s.key: cost(s.key, frozenset()) for s in stmts}
+    current = dict(sel.baseline)
     by_table: dict[tuple[str, str], list[StatementRef]] = {}
     for s in stmts:
         for t in sorted(s.tables):
@@ -112,14 +184,17 @@ def choose(stmts: list[StatementRef], cands: list[CandidateRef], cost: CostFn,
             heap.append((-gain, c.key, 0))
     heapq.heapify(heap)
     used_bytes = 0
-    version = 0  # bumps whenever `chosen` changes; a bound from an older version is stale
-    while heap and len(chosen) < max_indexes:
+    n_chosen = 0
+    # bumps whenever a choice is made in the group; a bound from an older version of its group is stale
+    version: dict[tuple[str, str], int] = {}
+    while heap and n_chosen < max_indexes:
         neg, key, ver = heapq.heappop(heap)
         c = by_key[key]
-        if ver != version:
+        group = groups.find(c.table)
+        if ver != version.get(group, 0):
             gain, _ = _weighted_gain(c, chosen, by_table, cost, current)
             if gain > 0:
-                heapq.heappush(heap, (-gain, key, version))
+                heapq.heappush(heap, (-gain, key, version.get(group, 0)))
             continue
         gain, per = _weighted_gain(c, chosen, by_table, cost, current)
         if not _qualifies(per, min_savings_pct):
@@ -128,35 +203,51 @@ def choose(stmts: list[StatementRef], cands: list[CandidateRef], cost: CostFn,
         if budget_bytes is not None and size_bytes is not None and used_bytes + size_bytes(key) > budget_bytes:
             sel.rejected[key] = "over the storage budget"
             continue
-        chosen = chosen | {key}
+        chosen.add(key)
+        n_chosen += 1
         used_bytes += size_bytes(key) if size_bytes and budget_bytes is not None else 0
-        version += 1
+        version[group] = version.get(group, 0) + 1
         for s_key, (_, after) in per.items():
             current[s_key] = after
-    chosen = _prune(chosen, by_table, by_key, cost, min_savings_pct, sel)
-    sel.chosen = sorted(chosen)
-    sel.final = {s.key: cost(s.key, chosen) for s in stmts}
+    _prune(chosen, groups, by_table, by_key, cost, min_savings_pct, sel)
+    sel.chosen = sorted(chosen.keys())
+    sel.final = {s.key: cost(s.key, chosen.for_statement(s)) for s in stmts}
     for key in sel.chosen:
-        without = chosen - {key}
-        sel.attributed[key] = {s.key: (cost(s.key, without), sel.final[s.key])
-                               for s in by_table.get(by_key[key].table, ())
-                               if relevant(by_key[key], s) and cost(s.key, without) > sel.final[s.key]}
+        chosen.remove(key)
+        attributed = {}
+        for s in by_table.get(by_key[key].table, ()):
+            if relevant(by_key[key], s):
+                without = cost(s.key, chosen.for_statement(s))
+                if without > sel.final[s.key]:
+                    attributed[s.key] = (without, sel.final[s.key])
+        sel.attributed[key] = attributed
+        chosen.add(key)
+    sel.cost_lookups = cost.calls
     return sel
 
 
-def _prune(chosen: frozenset[str], by_table, by_key, cost: CostFn, min_savings_pct: float,
-           sel: Selection) -> frozenset[str]:
-    """Drop an index that a later choice made redundant (it no longer qualifies given all the others)."""
-    changed = True
-    while changed:
-        changed = False
-        for key in sorted(chosen):
-            without = chosen - {key}
-            per = {s.key: (cost(s.key, without), cost(s.key, chosen)) for s in by_table.get(by_key[key].table, ())
-                   if relevant(by_key[key], s)}
-            if not _qualifies(per, min_savings_pct):
-                chosen = without
-                sel.rejected[key] = "made redundant by the other chosen indexes"
-                changed = True
-                break
-    return chosen
+def _prune(chosen: _Chosen, groups: _Groups, by_table, by_key, cost: CostFn, min_savings_pct: float,
+           sel: Selection) -> None:
+    """Drop an index that a later choice made redundant (it no longer qualifies given all the others).
+
+    Group by group: a drop can only change the qualification of indexes in its own group, so this is the
+    same as re-checking every chosen index after every drop, in key order."""
+    in_group: dict[tuple[str, str], list[str]] = {}
+    for key in sorted(chosen.keys()):
+        in_group.setdefault(groups.find(by_key[key].table), []).append(key)
+    for keys in in_group.values():
+        changed = True
+        while changed:
+            changed = False
+            for key in keys:
+                per = {}
+                for s in by_table.get(by_key[key].table, ()):
+                    if relevant(by_key[key], s):
+                        with_all = chosen.for_statement(s)
+                        per[s.key] = (cost(s.key, with_all - {key}), cost(s.key, with_all))
+                if not _qualifies(per, min_savings_pct):
+                    chosen.remove(key)
+                    keys.remove(key)
+                    sel.rejected[key] = "made redundant by the other chosen indexes"
+                    changed = True
+                    break

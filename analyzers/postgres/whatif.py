@@ -1,7 +1,8 @@
 """What-if costing with HypoPG: the cost of statements under a set of hypothetical indexes.
 
-Hypothetical indexes live only in this backend's memory; nothing is written to the database. We call
-hypopg_reset() before every configuration and in a finally block (see HypoPG's docs,
+Hypothetical indexes live only in this backend's memory; nothing is written to the database. A new
+configuration drops the hypothetical indexes it does not hold (hypopg_drop_index) and creates the ones it
+lacks; hypopg_reset() runs first and in a finally block (see HypoPG's docs,
 https://hypopg.readthedocs.io/en/rel1_stable/usage.html). HypoPG 1.3 supports btree, brin, hash, bloom,
 expression and partial indexes, not GIN or GiST.
 """
@@ -41,6 +42,8 @@ class WhatIfStats:
 
     explain_calls: int = 0
     explain_time_s: float = 0.0
+    #: hypopg_create_index calls (each is a round trip; a configuration change costs one per new index)
+    hypo_indexes_created: int = 0
 
 
 @dataclass
@@ -59,26 +62,37 @@ class HypoSession:
     broken: dict[str, str] = field(default_factory=dict)
     #: candidate key → the hypothetical index's name (as EXPLAIN shows it) while it exists
     names: dict[str, str] = field(default_factory=dict)
+    #: candidate key → the hypothetical index's oid while it exists (for hypopg_drop_index)
+    _oids: dict[str, int] = field(default_factory=dict)
 
     def reset(self) -> None:
         self.conn.execute(f"{OWN_MARKER} SELECT hypopg_reset()")
         self._current = frozenset()
+        self._oids.clear()
 
     def use(self, config: Iterable[str]) -> None:
-        """Make exactly `config` the hypothetical indexes of the session. A candidate HypoPG refuses is
+        """Make exactly `config` the hypothetical indexes of the session: drop those not in it and create the
+        missing ones (consecutive configurations mostly differ by one index). A candidate HypoPG refuses is
         recorded in `broken` (with PostgreSQL's message) and left out: it can then never show a benefit."""
         config = frozenset(config)
         if config == self._current:
             return
-        self.reset()
-        for key in sorted(config - self.broken.keys()):
+        if self._current is None:
+            self.reset()
+        for key in sorted(self._current - config):
+            if key in self._oids:
+                self.conn.execute(f"{OWN_MARKER} SELECT hypopg_drop_index(%s)", (self._oids.pop(key),))
+        for key in sorted(config - self._current - self.broken.keys()):
             try:
                 row = self.conn.execute(sql.SQL(OWN_MARKER + " SELECT indexrelid, indexname, "
                                                 "hypopg_relation_size(indexrelid) FROM hypopg_create_index({})")
                                         .format(sql.Literal(create_index_sql(self.specs[key])))).fetchone()
             except psycopg.Error as e:
+                self.stats.hypo_indexes_created += 1
                 self.broken[key] = (e.diag.message_primary or str(e)).strip()
                 continue
+            self.stats.hypo_indexes_created += 1
+            self._oids[key] = row[0]
             self.sizes_bytes.setdefault(key, int(row[2]))
             self.names[key] = row[1]
         self._current = config
