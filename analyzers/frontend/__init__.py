@@ -29,6 +29,7 @@ THRESHOLDS = (
     ("duplicate_medium_bytes", 10_000, "perfadvisor's convention"),
     ("chunk_warning_bytes", 500_000, "the bundler's own warning limit (Vite/webpack default 500 kB)"),
     ("tree_shaking_min_bytes", 10_000, "perfadvisor's convention"),
+    ("context_module_min_bytes", 10_000, "perfadvisor's convention"),
     ("image_min_saving_bytes", 8192, "Lighthouse IGNORE_THRESHOLD_IN_BYTES"),
     ("immutable_min_max_age_s", 31_536_000, "one year with immutable (RFC 9111, RFC 8246)"),
     ("compress_min_saving_bytes", 1_400, "Lighthouse uses-text-compression IGNORE_THRESHOLD_IN_BYTES"),
@@ -47,9 +48,27 @@ def load_bundle(path: str | Path, compress: bool = True) -> Bundle:
 
     Raises InputFileError naming the path when it does not exist or holds none of these.
     """
+    return _with_config_file(_load(Path(path), compress))
+
+
+def _with_config_file(bundle: Bundle) -> Bundle:
+    """The bundle with bundler["config_file"]: the app's own config file (project-relative), so advice names
+    it (project.config_file); left out when none is found."""
+    import dataclasses
+
+    from analyzers.frontend import dist, project
+
+    src = Path(bundle.source)
+    root = dist.project_root(src.parent if src.is_file() else src)
+    found = project.config_file(root, str(bundle.bundler.get("name")))
+    if not found:
+        return bundle
+    return dataclasses.replace(bundle, bundler={**bundle.bundler, "config_file": found})
+
+
+def _load(p: Path, compress: bool) -> Bundle:
     from analyzers.frontend import dist, vite, webpack
 
-    p = Path(path)
     if not p.exists():
         raise InputFileError(f"bundle {p}: no such file or directory")
     if p.is_file():
@@ -135,6 +154,24 @@ def _route_row(bundle: Bundle, route) -> dict[str, Any]:
     return row
 
 
+def _largest_packages(bundle: Bundle, n: int = 15) -> list[dict[str, Any]]:
+    """The n largest packages: minified bytes, measured through source maps or, from webpack stats sizes
+    (before minification), estimated (minified_measured False; bytes_before_minification kept)."""
+    from analyzers.frontend import graph
+
+    factor = graph.minified_factor(bundle)
+    rows = []
+    for u in package_uses(bundle)[:n]:
+        mods = [m for m in bundle.modules if m.package_path == u.install_path]
+        size, exact = graph.shipped_bytes(bundle, mods, factor)
+        row = {"package": u.name, "version": u.version, "install_path": u.install_path, "minified_bytes": size,
+               "minified_measured": exact}
+        if not exact:
+            row["bytes_before_minification"] = u.bytes
+        rows.append(row)
+    return rows
+
+
 def analyze(section: dict[str, Any], settings: Settings):
     """FE rules on the bundle, CDN rules on the probe, and the diff against the baseline (in coverage and
     a note): a pure function of the snapshot section; returns advisor.pipeline.AreaResult."""
@@ -151,8 +188,7 @@ def analyze(section: dict[str, Any], settings: Settings):
             "initial_js_gzip_bytes": rules.initial_gzip(bundle)[0],
             "modules_attributed": sum(1 for m in bundle.modules if m.measure == "sourcemap"),
             "routes": [_route_row(bundle, r) for r in bundle.routes],
-            "largest_packages": [{"package": u.name, "version": u.version, "install_path": u.install_path,
-                                  "minified_bytes": u.bytes} for u in package_uses(bundle)[:15]]}
+            "largest_packages": _largest_packages(bundle)}
     if section.get("baseline") and bundle is not None:
         d = diff.diff(Bundle.from_dict(section["baseline"]), bundle)
         result.coverage["bundle_diff"] = d

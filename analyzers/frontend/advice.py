@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from analyzers.frontend.project import config_name
+
 
 def vite_major(bundler: dict[str, Any]) -> int | None:
     """The major version of Vite from {"name": "vite", "version": "8.4.0"}, else None."""
@@ -24,7 +26,8 @@ def vite_major(bundler: dict[str, Any]) -> int | None:
 def split_packages(bundler: dict[str, Any], groups: dict[str, list[str]]) -> tuple[str, str]:
     """(file, snippet) that puts each group's packages into a chunk of its own.
 
-    `groups`: chunk name → npm package names, e.g. {"moment": ["moment"]}.
+    `groups`: chunk name → npm package names, e.g. {"moment": ["moment"]}. The file is the app's own config
+    (bundler["config_file"], project.config_file) when it was found, else the bundler's default name.
     """
     name = bundler.get("name")
     if name == "webpack":
@@ -34,7 +37,7 @@ def split_packages(bundler: dict[str, Any], groups: dict[str, list[str]]) -> tup
             lines.append(f"        {_js_key(chunk)}: {{\n          test: /[\\\\/]node_modules[\\\\/]({alt})[\\\\/]/,\n"
                          f"          name: \"{chunk}\",\n          chunks: \"all\",\n        }},")
         body = "\n".join(lines)
-        return "webpack.config.js", ("module.exports = {\n  // …\n  optimization: {\n    splitChunks: {\n"
+        return config_name(bundler), ("module.exports = {\n  // …\n  optimization: {\n    splitChunks: {\n"
                                      "      chunks: \"all\",\n      cacheGroups: {\n" + body +
                                      "\n      },\n    },\n  },\n};")
     major = vite_major(bundler)
@@ -43,14 +46,14 @@ def split_packages(bundler: dict[str, Any], groups: dict[str, list[str]]) -> tup
         for chunk, pkgs in groups.items():
             conds = " || ".join(f"id.includes(\"/node_modules/{p}/\")" for p in pkgs)
             lines.append(f"          if ({conds}) return \"{chunk}\";")
-        return "vite.config.js", ("export default defineConfig({\n  build: {\n    rollupOptions: {\n"
+        return config_name(bundler), ("export default defineConfig({\n  build: {\n    rollupOptions: {\n"
                                   "      output: {\n        manualChunks(id) {\n" + "\n".join(lines) +
                                   "\n        },\n      },\n    },\n  },\n});")
     groups_js = []
     for chunk, pkgs in groups.items():
         alt = "|".join(_re(p) for p in pkgs)
         groups_js.append(f"          {{ name: \"{chunk}\", test: /[\\\\/]node_modules[\\\\/]({alt})[\\\\/]/ }},")
-    return "vite.config.js", ("// Vite 8 (Rolldown): manualChunks is deprecated; use codeSplitting groups\n"
+    return config_name(bundler), ("// Vite 8 (Rolldown): manualChunks is deprecated; use codeSplitting groups\n"
                               "export default defineConfig({\n  build: {\n    rolldownOptions: {\n"
                               "      output: {\n        codeSplitting: {\n          groups: [\n" +
                               "\n".join("  " + g for g in groups_js) +
@@ -77,3 +80,13 @@ def lazy_route(importer: str, specifier: str, component: str) -> str:
             f"+const {ident} = lazy(() => import(\"{specifier}\"));\n"
             f"\n// and render it inside a Suspense boundary (once, around the routes is enough):\n"
             f"+<Suspense fallback={{<p>Loading…</p>}}>\n   <{ident} />\n+</Suspense>")
+
+
+def image_tool(bundler: dict[str, Any]) -> str:
+    """The build-time image converter of the bundler in use (no Vite plugin in a webpack report)."""
+    name = bundler.get("name")
+    if name == "vite":
+        return f"vite-imagetools or vite-plugin-image-optimizer in {config_name(bundler)}"
+    if name == "webpack":
+        return f"image-minimizer-webpack-plugin in {config_name(bundler)}"
+    return "your build's image step (e.g. sharp or squoosh-cli)"

@@ -85,3 +85,64 @@ def gzip_ratio(bundle: Bundle, initial_only: bool = True) -> float | None:
             raw += f.raw_bytes
             gz += f.gzip_bytes
     return gz / raw if raw else None
+
+
+def is_package(node: str) -> bool:
+    """True for a package node (an install path under node_modules), False for an app module."""
+    return node.startswith("node_modules/") or "/node_modules/" in node
+
+
+def direct_dependencies(bundle: Bundle, node: str) -> tuple[bool, list[str]]:
+    """How package `node` gets into the bundle: (imported by app code itself?, the packages the app imports
+    directly through which `node` is reached, e.g. ["node_modules/chart.js"] for moment under chart.js 2).
+    Both empty/False when the graph has no edge into `node` (nothing is known about who imports it)."""
+    rev: dict[str, set[str]] = defaultdict(set)
+    for i in bundle.imports:
+        rev[i.imported].add(i.importer)
+    if not rev.get(node):
+        return False, []
+    app_direct = any(not is_package(x) for x in rev[node])
+    via: set[str] = set()
+    seen = {node}
+    todo = deque([node])
+    while todo:
+        n = todo.popleft()
+        for imp in rev.get(n, ()):
+            if is_package(imp) and imp not in seen:
+                seen.add(imp)
+                todo.append(imp)
+                if any(not is_package(x) for x in rev.get(imp, ())):
+                    via.add(imp)
+    return app_direct, sorted(via)
+
+
+def minified_factor(bundle: Bundle) -> dict[str, float]:
+    """Per chunk whose module sizes are webpack's pre-minification sizes (Module.measure == "stats"): the
+    chunk's minified JS bytes / the sum of its modules' pre-minification bytes, to estimate a module's share
+    of the shipped file. Chunks attributed through source maps are not listed (their bytes are minified)."""
+    pre: dict[str, int] = defaultdict(int)
+    for m in bundle.modules:
+        if m.measure == "stats" and not m.path.startswith("["):
+            pre[m.chunk] += m.bytes
+    out = {}
+    for key, total in pre.items():
+        c = bundle.chunk(key)
+        shipped = bundle.chunk_size(c, "js", "raw_bytes") if c else 0
+        if total and shipped:
+            out[key] = min(1.0, shipped / total)
+    return out
+
+
+def shipped_bytes(bundle: Bundle, modules, factor: dict[str, float] | None = None) -> tuple[int, bool]:
+    """(minified bytes of `modules`, exact?): summed as measured when attributed through source maps, scaled
+    by minified_factor for webpack-stats sizes (then exact is False: an estimate)."""
+    factor = minified_factor(bundle) if factor is None else factor
+    total = 0.0
+    exact = True
+    for m in modules:
+        if m.measure == "stats":
+            exact = False
+            total += m.bytes * factor.get(m.chunk, 1.0)
+        else:
+            total += m.bytes
+    return int(total), exact

@@ -289,6 +289,8 @@ class Bundle:
     limits: dict[str, int] = field(default_factory=dict)
     precompressed: dict[str, list[str]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # webpack context modules: {"directory", "mode", "pattern", "issuers", "chunks", "elements"} (webpack.py)
+    contexts: tuple[dict[str, Any], ...] = ()
 
     def file(self, path: str) -> BuiltFile | None:
         for f in self.files:
@@ -331,7 +333,8 @@ class Bundle:
                 "imports": [i.to_dict() for i in self.imports], "routes": [r.to_dict() for r in self.routes],
                 "bailouts": [dict(b) for b in self.bailouts],
                 "packages": {k: dict(v) for k, v in self.packages.items()}, "limits": dict(self.limits),
-                "precompressed": {k: list(v) for k, v in self.precompressed.items()}, "notes": list(self.notes)}
+                "precompressed": {k: list(v) for k, v in self.precompressed.items()}, "notes": list(self.notes),
+                "contexts": [dict(c) for c in self.contexts]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Bundle:
@@ -343,7 +346,7 @@ class Bundle:
                    routes=tuple(Route.from_dict(x) for x in d.get("routes", ())),
                    bailouts=tuple(d.get("bailouts", ())), packages=dict(d.get("packages", {})),
                    limits=dict(d.get("limits", {})), precompressed=dict(d.get("precompressed", {})),
-                   notes=tuple(d.get("notes", ())))
+                   notes=tuple(d.get("notes", ())), contexts=tuple(d.get("contexts", ())))
 
 
 @dataclass(frozen=True)

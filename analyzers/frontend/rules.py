@@ -7,6 +7,7 @@ Sizes are bytes; "gzip" sizes are measured on the real files (model.GZIP_LEVEL) 
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Any
 
@@ -16,6 +17,7 @@ from advisor.model import Finding
 from analyzers.frontend import advice, graph
 from analyzers.frontend.imports import node_of
 from analyzers.frontend.model import Bundle, package_uses
+from analyzers.frontend.project import config_name
 
 AREA = "frontend"
 
@@ -236,51 +238,103 @@ def fe002_lazy_route(bundle: Bundle, settings: Settings) -> list[Finding]:
     return out
 
 
+# Transitive heavy packages with a known fix on the direct dependency that pulls them in: (direct, heavy) →
+# the advice and its source.
+TRANSITIVE_FIXES: dict[tuple[str, str], dict[str, Any]] = {
+    ("chart.js", "moment"): {
+        "advice": "upgrade chart.js to 3 or later: it no longer depends on moment (dates go through an adapter, "
+                  "needed only for time axes)",
+        "snippet": "// package.json\n-\"chart.js\": \"^2.9.4\"\n+\"chart.js\": \"^4.4.0\"\n"
+                   "// Chart.js 3+ is tree-shakable: register only the controllers you use\n"
+                   "+import { Chart, BarController, BarElement, CategoryScale, LinearScale } from \"chart.js\";\n"
+                   "+Chart.register(BarController, BarElement, CategoryScale, LinearScale);",
+        "references": ("https://www.chartjs.org/docs/latest/migration/v3-migration.html",),
+    },
+}
+
+
+def size_words(exact: bool) -> str:
+    """How a module size was measured, for the finding's text."""
+    return ("minified bytes (attributed through source maps)" if exact else
+            "bytes before minification (webpack stats; no source maps, so the shipped size is estimated)")
+
+
+def context_elements(bundle: Bundle) -> set[str]:
+    """Module paths webpack bundled only as members of a context module (reported by FE009)."""
+    return {e for c in bundle.contexts for e in c.get("elements", ())}
+
+
 def fe003_heavy_package(bundle: Bundle, settings: Settings) -> list[Finding]:
     """FE003 heavy-package: a package from HEAVY_PACKAGES in the initial load, with its measured size and
-    the published size of the lighter alternative."""
+    the published size of the lighter alternative. When the app does not import it itself, the finding
+    names the direct dependency that pulls it in (graph.direct_dependencies) and advises on that one.
+    Files webpack bundled through a context module (moment's locales) are left to FE009."""
     initial = {c.key for c in bundle.chunks if c.initial}
+    in_context = context_elements(bundle)
+    factor = graph.minified_factor(bundle)
     out = []
     for u in package_uses(bundle):
         info = HEAVY_PACKAGES.get(u.name)
         if info is None:
             continue
-        mods = [m for m in bundle.modules if m.package_path == u.install_path and m.chunk in initial]
+        mods = [m for m in bundle.modules if m.package_path == u.install_path and m.chunk in initial
+                and m.path not in in_context]
         if info.get("module"):
             mods = [m for m in mods if m.path.endswith("/" + info["module"])]
-        raw = sum(m.bytes for m in mods)
-        if not raw:
+        measured = sum(m.bytes for m in mods)
+        if not measured:
             continue
+        raw, exact = graph.shipped_bytes(bundle, mods, factor)
         gz, basis = _gzip_est(bundle, raw)
-        locales = [m for m in mods if "/locale/" in m.path]
         alt_gz = info["alternative_gzip_bytes"]
-        snippet = info["snippet"]
-        extra = ""
-        if u.name == "moment" and locales and bundle.bundler.get("name") == "webpack":
-            loc = sum(m.bytes for m in locales)
-            extra = (f" {len(locales)} locale files ({loc:,} bytes) come with it through webpack's context "
-                     "module; until it is replaced, drop them with IgnorePlugin.")
-            snippet += ("\n\n// webpack.config.js, until moment is gone:\nplugins: [\n  new webpack.IgnorePlugin("
-                        "{ resourceRegExp: /^\\.\\/locale$/, contextRegExp: /moment$/ }),\n]")
+        app_direct, via = graph.direct_dependencies(bundle, u.install_path)
+        size_text = (f"{u.name} is {measured:,} {size_words(exact)} in the initial chunks"
+                     + ("" if exact else f", about {raw:,} bytes once minified (the chunk's minified/"
+                                         "unminified ratio)")
+                     + f"; gzip ~{gz:,} bytes from {basis}.")
+        version = "@" + u.version if u.version else ""
+        evidence = {"package": u.name, "version": u.version, "install_path": u.install_path,
+                    "minified_bytes": raw, "minified_measured": exact, "estimated_gzip_bytes": gz,
+                    "alternative": info["alternative"], "alternative_gzip_bytes": alt_gz,
+                    "alternative_size_source": info["alternative_source"],
+                    "imported_by_app": app_direct, "pulled_in_by": [n.rsplit("node_modules/", 1)[-1] for n in via]}
+        if not exact:
+            evidence["bytes_before_minification"] = measured
+        if via and not app_direct:
+            names = [n.rsplit("node_modules/", 1)[-1] for n in via]
+            fix = next((TRANSITIVE_FIXES[(d, u.name)] for d in names if (d, u.name) in TRANSITIVE_FIXES), None)
+            advice_text = (fix["advice"] if fix else
+                           f"look for a version or an alternative of {names[0]} without {u.name}; swapping "
+                           f"{u.name} in your own code changes nothing, since the app does not import it")
+            out.append(Finding(
+                rule="FE003", name="heavy-package", area=AREA,
+                severity="high" if gz >= HIGH_SAVING_GZIP_BYTES else "medium", confidence="estimated",
+                title=f"{u.name}{version} comes in through {', '.join(names)} (the app does not import it) and "
+                      f"adds ~{fmt_bytes(gz)} gzip to the initial load",
+                detail=(f"{size_text} The app's own code never imports {u.name}: "
+                        + "; ".join(f"{n} imports it" for n in names)
+                        + f". Advice on {names[0]}: {advice_text}."),
+                key=u.install_path, evidence=evidence,
+                impact={"metric": "package_gzip_bytes", "before": gz, "after": 0},
+                action={"kind": "code_change", "file": "package.json",
+                        "snippet": fix["snippet"] if fix else f"// {names[0]}: upgrade or replace it; "
+                                   f"see `npm ls {u.name}` for the chain"},
+                references=fix["references"] if fix else ("https://docs.npmjs.com/cli/commands/npm-ls",),
+            ))
+            continue
         alt_text = (f"{info['alternative']} (~{alt_gz:,} bytes gzip per {info['alternative_source']})"
                     if alt_gz else f"{info['alternative']} ({info['alternative_source']})")
         out.append(Finding(
             rule="FE003", name="heavy-package", area=AREA,
             severity="high" if gz >= HIGH_SAVING_GZIP_BYTES else "medium", confidence="estimated",
-            title=f"{u.name}{'@' + u.version if u.version else ''} adds {fmt_bytes(raw)} "
-                  f"(~{fmt_bytes(gz)} gzip) to the initial load; use {info['alternative'].split(' (')[0]}",
-            detail=(f"{u.name} is {raw:,} minified bytes in the initial chunks (measured through source "
-                    f"maps; gzip ~{gz:,} bytes from {basis}). Lighter: {alt_text}.{extra}"),
-            key=u.install_path,
-            evidence={"package": u.name, "version": u.version, "install_path": u.install_path,
-                      "minified_bytes": raw, "estimated_gzip_bytes": gz,
-                      "alternative": info["alternative"], "alternative_gzip_bytes": alt_gz,
-                      "alternative_size_source": info["alternative_source"],
-                      "locale_files": len(locales)},
+            title=f"{u.name}{version} adds {fmt_bytes(raw)} (~{fmt_bytes(gz)} gzip) to the initial load; use "
+                  f"{info['alternative'].split(' (')[0]}",
+            detail=f"{size_text} Lighter: {alt_text}.",
+            key=u.install_path, evidence=evidence,
             # the package's own share of the initial load, before and after the swap (unknown for lodash)
             impact=({"metric": "package_gzip_bytes", "before": gz, "after": alt_gz}
                     if alt_gz is not None else None),
-            action={"kind": "code_change", "snippet": snippet},
+            action={"kind": "code_change", "snippet": info["snippet"]},
             references=info["references"],
         ))
     return out
@@ -372,8 +426,12 @@ def fe005_oversized_chunk(bundle: Bundle, settings: Settings) -> list[Finding]:
         if raw <= limit:
             continue
         uses = uses if uses is not None else package_uses(bundle)
-        pkgs = sorted(((u.name, u.bytes_by_chunk.get(c.key, 0)) for u in uses
+        # webpack stats sizes are before minification: scaled to the chunk's minified size (an estimate)
+        scale = graph.minified_factor(bundle).get(c.key, 1.0)
+        pkgs = sorted(((u.name, int(u.bytes_by_chunk.get(c.key, 0) * scale)) for u in uses
                        if u.bytes_by_chunk.get(c.key)), key=lambda x: -x[1])
+        sizes_are = ("estimated minified bytes (webpack's pre-minification sizes × the chunk's minified/"
+                     "unminified ratio)" if c.key in graph.minified_factor(bundle) else "minified bytes")
         top = [p for p, b in pkgs[:3] if b >= limit * 0.1] or [p for p, _ in pkgs[:1]]
         groups = {p.replace("@", "").replace("/", "-"): [p] for p in top}
         action = _split_action(bundle, groups) if groups else {"kind": "none"}
@@ -383,7 +441,7 @@ def fe005_oversized_chunk(bundle: Bundle, settings: Settings) -> list[Finding]:
             severity="medium" if c.initial else "low", confidence="verified",
             title=f"Chunk {chunk_name(c)} is {fmt_bytes(raw)}, over {bname}'s {fmt_bytes(limit)} warning limit",
             detail=(f"{', '.join(f for f in c.files if f.endswith('.js'))} is {raw:,} bytes minified "
-                    f"({bundle.chunk_size(c, 'js', 'gzip_bytes'):,} gzip). Its largest packages: "
+                    f"({bundle.chunk_size(c, 'js', 'gzip_bytes'):,} gzip). Its largest packages, in {sizes_are}: "
                     + ", ".join(f"{p} {b:,} B" for p, b in pkgs[:5])
                     + ". Splitting them into their own chunks lets the browser cache them across deploys and "
                       "download them in parallel."),
@@ -392,8 +450,9 @@ def fe005_oversized_chunk(bundle: Bundle, settings: Settings) -> list[Finding]:
                       "gzip_bytes": bundle.chunk_size(c, "js", "gzip_bytes"), "limit_bytes": limit,
                       "largest_packages": [{"package": p, "minified_bytes": b} for p, b in pkgs[:8]]},
             impact=None, action=action,
-            references=("https://vite.dev/config/build-options#build-chunksizewarninglimit",
-                        "https://webpack.js.org/configuration/performance/"),
+            references=(("https://webpack.js.org/configuration/performance/",)
+                        if bundle.bundler.get("name") == "webpack" else
+                        ("https://vite.dev/config/build-options#build-chunksizewarninglimit",)),
         ))
     return out
 
@@ -430,10 +489,16 @@ def fe006_defeated_dynamic_import(bundle: Bundle, settings: Settings) -> list[Fi
     return out
 
 
+# Packages with an ES-module build of their own, published under another name (the action FE007 gives).
+ESM_BUILDS = {"lodash": "lodash-es"}
+
+
 def fe007_tree_shaking_blocked(bundle: Bundle, settings: Settings) -> list[Finding]:
     """FE007 tree-shaking-blocked: packages in the initial load that webpack reports as CommonJS
     (optimizationBailout "CommonJS bailout" / "Module is not an ECMAScript module") and that weigh at
-    least `tree_shaking_min_bytes` minified bytes there; or a package without a sideEffects flag."""
+    least `tree_shaking_min_bytes` bytes there. A finding of its own only where an action exists (an
+    ES-module build, ESM_BUILDS); packages FE003 already advises on are left to it; the rest are grouped in
+    one low finding, since nothing can be done about them short of replacing them."""
     min_bytes = _t(settings, "tree_shaking_min_bytes", TREE_SHAKING_MIN_BYTES)
     if not bundle.bailouts:
         return []
@@ -442,36 +507,127 @@ def fe007_tree_shaking_blocked(bundle: Bundle, settings: Settings) -> list[Findi
     for b in bundle.bailouts:
         if b.get("package_path"):
             by_pkg[b["package_path"]].append(b)
-    sizes: dict[str, int] = defaultdict(int)
+    mods: dict[str, list] = defaultdict(list)
     for m in bundle.modules:
         if m.package_path and m.chunk in initial:
-            sizes[m.package_path] += m.bytes
+            mods[m.package_path].append(m)
+    factor = graph.minified_factor(bundle)
     out = []
+    rest: list[dict[str, Any]] = []
     for ip, bs in sorted(by_pkg.items()):
-        if sizes.get(ip, 0) < min_bytes:
+        size, exact = graph.shipped_bytes(bundle, mods.get(ip, ()), factor)
+        if size < min_bytes:
             continue
         info = bundle.packages.get(ip, {})
         name = info.get("name") or ip.rsplit("node_modules/", 1)[-1]
-        esm_alt = {"lodash": "lodash-es"}.get(name)
-        reason = bs[0]["reasons"][0]
+        esm_alt = ESM_BUILDS.get(name)
+        if esm_alt is None and name in HEAVY_PACKAGES:
+            continue  # FE003 gives the action (replace it)
+        row = {"package": name, "install_path": ip, "initial_minified_bytes": size, "minified_measured": exact,
+               "bailouts": [{"module": b["module"], "reason": "; ".join(b["reasons"])} for b in bs[:5]],
+               "side_effects_flag": info.get("side_effects")}
+        if esm_alt is None:
+            rest.append(row)
+            continue
         out.append(Finding(
             rule="FE007", name="tree-shaking-blocked", area=AREA, severity="low", confidence="verified",
-            title=f"{name} cannot be tree-shaken: webpack bails out on it as CommonJS",
-            detail=(f"{sizes[ip]:,} minified bytes of {name} are in the initial load whole, because webpack "
-                    f"cannot drop unused exports of a CommonJS module (\"{reason}\"). "
-                    + (f"Use its ES-module build {esm_alt}. " if esm_alt else
-                       "Prefer an ES-module build of it, or import only the files you need. ")
-                    + ("Its package.json has no \"sideEffects\" flag either." if info and
-                       info.get("side_effects") is None else "")),
-            key=ip,
-            evidence={"package": name, "install_path": ip, "initial_minified_bytes": sizes[ip],
-                      "bailouts": [{"module": b["module"], "reason": "; ".join(b["reasons"])} for b in bs[:5]],
-                      "side_effects_flag": info.get("side_effects")},
+            title=f"{name} cannot be tree-shaken: use its ES-module build {esm_alt}",
+            detail=(f"{size:,} {'minified' if exact else 'minified (estimated)'} bytes of {name} are in the "
+                    "initial load whole, because webpack cannot drop unused exports of a CommonJS module "
+                    f"(\"{bs[0]['reasons'][0]}\"). {esm_alt} is the same code as ES modules."),
+            key=ip, evidence=row,
             action={"kind": "code_change",
-                    "snippet": (f"-import _ from \"{name}\";\n+import {{ sortBy }} from \"{esm_alt}\";"
-                                if esm_alt else f"// import the ES-module entry of {name}, or only the "
-                                "submodules you use")},
+                    "snippet": f"-import _ from \"{name}\";\n+import {{ sortBy }} from \"{esm_alt}\";"},
             references=("https://webpack.js.org/guides/tree-shaking/",),
+        ))
+    if rest:
+        total = sum(r["initial_minified_bytes"] for r in rest)
+        names = ", ".join(r["package"] for r in rest)
+        out.append(Finding(
+            rule="FE007", name="tree-shaking-blocked", area=AREA, severity="low", confidence="verified",
+            title=f"{len(rest)} CommonJS package(s) without an ES-module build are kept whole: {names}",
+            detail=(f"webpack cannot tree-shake {names} ({total:,} bytes in the initial load): they ship only "
+                    "CommonJS and perfadvisor knows no lighter drop-in. Nothing to change in the build; "
+                    "other findings say whether to load them later or replace them."),
+            key="commonjs-without-esm-build",
+            evidence={"packages": rest},
+            action={"kind": "none", "summary": "no action: listed for completeness"},
+            references=("https://webpack.js.org/guides/tree-shaking/",),
+        ))
+    return out
+
+
+# Context modules are reported from this many bundled bytes (perfadvisor's convention, the same size as
+# tree_shaking_min_bytes). Threshold name: context_module_min_bytes.
+CONTEXT_MODULE_MIN_BYTES = 10_000
+
+
+def _context_fix(directory: str) -> tuple[str, str]:
+    """(ContextReplacementPlugin line, IgnorePlugin line) for a context over `directory`
+    (`node_modules/moment/locale` → /moment[/\\\\]locale$/)."""
+    parts = directory.split("/")
+    tail = [p for p in parts if p != "node_modules"][-2:]
+    dir_re = "[/\\\\]".join(re.escape(p).replace("\\-", "-") for p in tail)
+    keep = "/en-gb|de/"
+    replace = f"new webpack.ContextReplacementPlugin(/{dir_re}$/, {keep}),   // keep only the files you use"
+    sub = re.escape(tail[-1]).replace("\\-", "-")
+    parent = re.escape(tail[0]).replace("\\-", "-") if len(tail) > 1 else None
+    ignore = (f"new webpack.IgnorePlugin({{ resourceRegExp: /^\\.\\/{sub}$/, contextRegExp: /{parent}$/ }}),"
+              if parent else f"new webpack.IgnorePlugin({{ resourceRegExp: /^\\.\\/{sub}$/ }}),")
+    return replace, ignore
+
+
+def fe009_context_module(bundle: Bundle, settings: Settings) -> list[Finding]:
+    """FE009 context-module: a webpack context module (a require()/import() whose path is built from a
+    variable, e.g. moment's `require("./locale/" + name)`) that bundles every matching file of a directory,
+    at least `context_module_min_bytes` bytes. Fixed with ContextReplacementPlugin or IgnorePlugin
+    (https://webpack.js.org/plugins/context-replacement-plugin/, https://webpack.js.org/plugins/ignore-plugin/)."""
+    min_bytes = _t(settings, "context_module_min_bytes", CONTEXT_MODULE_MIN_BYTES)
+    initial = {c.key for c in bundle.chunks if c.initial}
+    factor = graph.minified_factor(bundle)
+    gz_total, _ = initial_gzip(bundle)
+    cfg = config_name(bundle.bundler)
+    out = []
+    for ctx in bundle.contexts:
+        elements = set(ctx.get("elements", ()))
+        mods = [m for m in bundle.modules if m.path in elements]
+        size, exact = graph.shipped_bytes(bundle, mods, factor)
+        if not elements or size < min_bytes:
+            continue
+        in_initial = any(m.chunk in initial for m in mods)
+        init_size, _ = graph.shipped_bytes(bundle, [m for m in mods if m.chunk in initial], factor)
+        gz, basis = _gzip_est(bundle, init_size or size)
+        directory = ctx["directory"]
+        issuers = ctx.get("issuers") or ["(unknown)"]
+        replace, ignore = _context_fix(directory)
+        pre = sum(m.bytes for m in mods)
+        out.append(Finding(
+            rule="FE009", name="context-module", area=AREA,
+            severity=("high" if gz >= HIGH_SAVING_GZIP_BYTES else "medium") if in_initial else "low",
+            confidence="verified" if exact else "estimated",
+            title=f"webpack bundles all {len(elements)} files of {directory} (~{fmt_bytes(size)}) for a "
+                  "require() built from a variable",
+            detail=(f"{', '.join(issuers)} loads a file of {directory} by a path computed at run time, so "
+                    f"webpack cannot know which one and bundles every file matching {ctx.get('pattern')}: "
+                    f"{len(elements)} modules, {size:,} minified bytes"
+                    + ("" if exact else f" (estimated from {pre:,} bytes before minification)")
+                    + (f", in the initial load (~{gz:,} gzip, from {basis})" if in_initial else "")
+                    + ". This is not a second copy of the package but its own problem: keep only the files the "
+                      f"app uses with ContextReplacementPlugin, or drop them all with IgnorePlugin, in {cfg}."),
+            key=f"context:{directory}",
+            evidence={"directory": directory, "mode": ctx.get("mode"), "pattern": ctx.get("pattern"),
+                      "required_by": issuers, "files": len(elements), "minified_bytes": size,
+                      "minified_measured": exact, "bytes_before_minification": pre, "initial": in_initial,
+                      "estimated_gzip_bytes": gz, "examples": sorted(elements)[:5]},
+            impact=({"metric": "initial_js_gzip_bytes", "before": gz_total, "after": max(0, gz_total - gz)}
+                    if in_initial else None),
+            action={"kind": "config", "file": cfg,
+                    "snippet": (f"// {cfg}\nconst webpack = require(\"webpack\");\nmodule.exports = {{\n"
+                                f"  // …\n  plugins: [\n    {replace}\n    // or, to bundle none of them:\n"
+                                f"    // {ignore}\n  ],\n}};")},
+            references=("https://webpack.js.org/plugins/context-replacement-plugin/",
+                        "https://webpack.js.org/plugins/ignore-plugin/",
+                        "https://webpack.js.org/guides/dependency-management/#require-with-expression"),
         ))
     return out
 
@@ -511,14 +667,15 @@ def fe008_heavy_image(bundle: Bundle, settings: Settings) -> list[Finding]:
                 "snippet": (f"<picture>\n  <source srcset=\"{stem}.avif\" type=\"image/avif\">\n"
                             f"  <source srcset=\"{stem}.webp\" type=\"image/webp\">\n"
                             f"  <img src=\"{first}\" alt=\"…\" width=\"…\" height=\"…\">\n</picture>\n"
-                            "<!-- make the .avif/.webp files at build time, e.g. with vite-imagetools or "
-                            "image-minimizer-webpack-plugin -->")},
+                            f"<!-- make the .avif/.webp files at build time, e.g. with "
+                            f"{advice.image_tool(bundle.bundler)} -->")},
         references=("https://developer.chrome.com/docs/lighthouse/performance/uses-webp-images",),
     )]
 
 
 FE_RULES = (fe001_initial_js_budget, fe002_lazy_route, fe003_heavy_package, fe004_duplicate_package,
-            fe005_oversized_chunk, fe006_defeated_dynamic_import, fe007_tree_shaking_blocked, fe008_heavy_image)
+            fe005_oversized_chunk, fe006_defeated_dynamic_import, fe007_tree_shaking_blocked, fe008_heavy_image,
+            fe009_context_module)
 
 
 def run(bundle: Bundle, settings: Settings) -> list[Finding]:

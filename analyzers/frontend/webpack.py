@@ -13,6 +13,7 @@ module bytes come from their source maps; otherwise module bytes are webpack's p
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,10 @@ _LIMIT = re.compile(r"exceed the recommended size limit \(([\d.]+) (bytes|KiB|Mi
 _UNITS = {"bytes": 1, "KiB": 1024, "MiB": 1024 * 1024}
 _CONCAT = re.compile(r"^(.*?) \+ \d+ modules?$")
 _BAILOUT_KEEP = ("CommonJS bailout", "Module is not an ECMAScript module")
+# A context module: what webpack builds for `require("./locale/" + name)` or require.context — every file of a
+# directory that matches a pattern. Its stats name is `<dir> <mode>[ recursive] <regexp>`, e.g.
+# `./node_modules/moment/locale sync ^\.\/.*$` (https://webpack.js.org/guides/dependency-management/).
+_CONTEXT = re.compile(r"^(\S+) (sync|lazy|eager|weak|lazy-once|async-weak)(?: recursive)? (.+)$")
 
 
 def _items(path: Path, prefix: str, kv: bool = False) -> Iterator[Any]:
@@ -317,6 +322,8 @@ def _from_parts(path: Path, version: Any, output_path: Any, assets: list[Any], c
     stat_edges: dict[tuple[str, str, str], str] = {}
     concat_roots: set[str] = set()
     bailouts: list[dict[str, Any]] = []
+    contexts: dict[str, dict[str, Any]] = {}
+    elements: dict[str, set[str]] = defaultdict(set)
     count = 0
     for m in modules_iter:
         if not isinstance(m, dict) or not isinstance(m.get("name"), str):
@@ -346,10 +353,19 @@ def _from_parts(path: Path, version: Any, output_path: Any, assets: list[Any], c
                 bailouts.append({"module": p, "package_path": pkg[1] if pkg else None,
                                  "reasons": reasons[:2]})
         target = node_of(mpath)
+        cm = _CONTEXT.match(name)
+        if cm:
+            contexts[name] = {"directory": mpath, "mode": cm.group(2), "pattern": cm.group(3),
+                              "issuers": sorted({_module_path(r["moduleName"]) for r in _list(m.get("reasons"))
+                                                 if isinstance(r, dict) and isinstance(r.get("moduleName"), str)}),
+                              "chunks": sorted({chunk_key[c] for c in _list(m.get("chunks"))
+                                                if isinstance(c, (int, str)) and c in chunk_key})}
         for r in _list(m.get("reasons")):
             if not isinstance(r, dict) or not isinstance(r.get("moduleName"), str):
                 continue
             rtype = r.get("type") or ""
+            if rtype == "context element":
+                elements[r["moduleName"]].add(mpath)
             kind = "dynamic" if rtype in DYNAMIC_REASONS else "static" if rtype in STATIC_REASONS else None
             if kind is None:
                 continue
@@ -365,6 +381,10 @@ def _from_parts(path: Path, version: Any, output_path: Any, assets: list[Any], c
     if build_dir is not None:
         chunk_of = {f: c.key for c in chunks for f in c.files if file_kind(f) == "js"}
         mapped, contents = dist.attribute_chunks(build_dir, chunk_of, root, notes)
+        if stats_modules:  # the modules are known from stats.json; say what their sizes mean instead
+            notes = [n.replace("so their modules are unknown", "so their module sizes are webpack's, before "
+                               "minification (shipped sizes are estimated from them)")
+                     if "have no usable source map" in n else n for n in notes]
         if mapped:
             mapped_chunks = {m.chunk for m in mapped}
             modules = mapped + [m for m in stats_modules if m.chunk not in mapped_chunks]
@@ -391,8 +411,9 @@ def _from_parts(path: Path, version: Any, output_path: Any, assets: list[Any], c
             if abs(limit - WEBPACK_ASSET_WARNING_BYTES) < 1024:  # "244 KiB" is how webpack prints 250000
                 limit = WEBPACK_ASSET_WARNING_BYTES
             break
+    ctx = tuple({**c, "elements": sorted(elements.get(n, ()))} for n, c in sorted(contexts.items()))
     return Bundle(source=str(path), bundler={"name": "webpack", "version": version if isinstance(version, str)
-                                             else None},
+                                             else None}, contexts=ctx,
                   files=files, chunks=tuple(chunks), modules=tuple(modules), imports=tuple(imps),
                   routes=tuple(routes), bailouts=tuple(bailouts), packages=packages,
                   limits={"chunk_warning_bytes": limit}, precompressed=pre, notes=tuple(notes))
