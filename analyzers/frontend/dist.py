@@ -311,7 +311,7 @@ def read_files(build_dir: Path, compress: bool = True, extra_notes: tuple[str, .
         text = html.read_text(encoding="utf-8", errors="replace")
         referenced = {u.lstrip("/") for u in re.findall(r"""(?:src|href)\s*=\s*["']([^"'?#]+)""", text)}
     else:
-        notes.append(f"{build_dir}: no index.html, so every JS file is counted as initial")
+        notes.append(f"{build_dir.name}/: no index.html, so every JS file is counted as initial")
     chunks = []
     chunk_of: dict[str, str] = {}
     for f in files:

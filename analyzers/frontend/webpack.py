@@ -315,7 +315,7 @@ def _from_parts(path: Path, version: Any, output_path: Any, assets: list[Any], c
         files = tuple(BuiltFile(f, file_kind(f), asset_sizes.get(f, 0)) for f in all_files
                       if file_kind(f) != "map" and not f.endswith(".LICENSE.txt"))
         pre = {}
-        notes.append(f"webpack stats {path}: the built files are not beside it or at outputPath, so sizes are "
+        notes.append(f"webpack stats {path.name}: the built files are not beside it or at outputPath, so sizes are "
                      "webpack's asset sizes and gzip/brotli sizes are estimated")
 
     stats_modules: list[Module] = []
@@ -373,7 +373,7 @@ def _from_parts(path: Path, version: Any, output_path: Any, assets: list[Any], c
             if importer != target:
                 stat_edges.setdefault((importer, target, kind), str(r.get("userRequest") or ""))
     if count == 0:
-        notes.append(f"webpack stats {path}: no modules listed (stats `modules: false`?); only chunk sizes "
+        notes.append(f"webpack stats {path.name}: no modules listed (stats `modules: false`?); only chunk sizes "
                      "are known")
 
     modules = stats_modules

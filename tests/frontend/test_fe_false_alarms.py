@@ -115,3 +115,14 @@ def test_no_build_machine_path_in_the_report(chart_project):
                        "coverage": result.coverage}, default=str)
     assert str(chart_project) not in text
     assert not re.search(r'"/(?:tmp|home|root|Users|builds?)/', text)
+
+
+def test_no_absolute_path_in_notes_of_stats_alone(chart_project, tmp_path):
+    """stats.json copied away from its build: the notes name the file, not where it sits on this machine."""
+    stats = json.loads((chart_project / "dist" / "stats.json").read_text())
+    stats["outputPath"] = "/home/ci/builds/app/dist"  # the build machine's, not here
+    (tmp_path / "stats.json").write_text(json.dumps(stats))
+    b = load_bundle(tmp_path / "stats.json", compress=False)
+    result = analyze({"bundle": b.to_dict()}, Settings())
+    assert any("stats.json" in n for n in result.notes)
+    assert not any(str(tmp_path) in n or "/home/ci" in n for n in result.notes), result.notes
