@@ -54,13 +54,17 @@ def measure_files(root: Path, compress: bool = True) -> tuple[tuple[BuiltFile, .
                 continue
             data = full.read_bytes()
             kind = file_kind(rel)
+            inline = b""
+            if kind in ("js", "css"):  # sizes of the code only; the inline map is reported on its own
+                data, inline = sourcemaps.split_inline_map(data)
             text_like = kind in ("js", "css", "html") or fn.endswith((".svg", ".json", ".txt", ".xml"))
             gz = gzip_size(data) if compress and text_like else None
             br = brotli_size(data) if compress and text_like else None
             webp = avif = None
             if compress and kind == "image":
                 webp, avif = images.modern_sizes(full)
-            files.append(BuiltFile(rel, kind, len(data), gz, br, webp, avif))
+            inline_gz = gzip_size(data + inline) - gz if inline and gz is not None else None
+            files.append(BuiltFile(rel, kind, len(data), gz, br, webp, avif, len(inline), inline_gz))
     return tuple(files), pre
 
 
@@ -142,12 +146,20 @@ def attribute_chunks(build_dir: Path, chunk_of_file: dict[str, str], root: Path 
         if file_kind(rel) != "js" or not js.is_file():
             continue
         map_path = sourcemaps.find_map(js)
+        code = js.read_bytes()
         if map_path is None:
-            missing.append(rel)
-            continue
-        smap = sourcemaps.load_map(map_path)
+            # an inline map: attribute the code without its comment (the file's size as measured)
+            code, comment = sourcemaps.split_inline_map(code)
+            smap = sourcemaps.inline_map(code + comment, rel) if comment else None
+            if smap is None:
+                missing.append(rel)
+                continue
+            map_path = js
+        else:
+            smap = sourcemaps.load_map(map_path)
+            code, comment = sourcemaps.split_inline_map(code)
         try:
-            per_source = sourcemaps.attribute(js.read_bytes(), smap, _shown(map_path, build_dir))
+            per_source = sourcemaps.attribute(code, smap, _shown(map_path, build_dir))
         except sourcemaps.MapMismatchError as e:
             refused.append(f"{rel}: {e}")
             missing.append(rel)

@@ -161,18 +161,26 @@ class BuiltFile:
     # images only: the same picture re-encoded (images.py), bytes; None when not measured
     webp_bytes: int | None = None
     avif_bytes: int | None = None
+    # JS/CSS only: an inline source map (`sourceMappingURL=data:…` comment) shipped in the file: its bytes
+    # raw and gzip (the gzip size of the whole file minus that of the file without it). The sizes above are
+    # of the file WITHOUT it, so that every size reported is the code's (sourcemaps.split_inline_map).
+    inline_map_bytes: int = 0
+    inline_map_gzip_bytes: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = {"path": self.path, "kind": self.kind, "raw_bytes": self.raw_bytes,
              "gzip_bytes": self.gzip_bytes, "brotli_bytes": self.brotli_bytes}
         if self.kind == "image":
             d.update(webp_bytes=self.webp_bytes, avif_bytes=self.avif_bytes)
+        if self.inline_map_bytes:
+            d.update(inline_map_bytes=self.inline_map_bytes, inline_map_gzip_bytes=self.inline_map_gzip_bytes)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BuiltFile:
         return cls(d["path"], d["kind"], d["raw_bytes"], d.get("gzip_bytes"), d.get("brotli_bytes"),
-                   d.get("webp_bytes"), d.get("avif_bytes"))
+                   d.get("webp_bytes"), d.get("avif_bytes"), d.get("inline_map_bytes", 0),
+                   d.get("inline_map_gzip_bytes"))
 
 
 @dataclass(frozen=True)

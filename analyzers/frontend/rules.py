@@ -673,9 +673,58 @@ def fe008_heavy_image(bundle: Bundle, settings: Settings) -> list[Finding]:
     )]
 
 
+def _no_inline_map_snippet(bundler: dict[str, Any]) -> str:
+    """The config change that keeps source maps out of the shipped files, for the bundler in use."""
+    cfg = config_name(bundler)
+    if bundler.get("name") == "webpack":
+        return (f"// {cfg}\nmodule.exports = {{\n-  devtool: \"inline-source-map\",\n"
+                "+  devtool: \"hidden-source-map\",   // .map files beside the JS, no comment; or false\n};")
+    if bundler.get("name") == "vite":
+        return (f"// {cfg}\nexport default defineConfig({{\n  build: {{\n-    sourcemap: \"inline\",\n"
+                "+    sourcemap: \"hidden\",   // .map files, not referenced from the JS; or false\n  },\n});")
+    return "// build with external (or hidden) source maps instead of inline data: URLs"
+
+
+def fe010_inline_source_map(bundle: Bundle, settings: Settings) -> list[Finding]:
+    """FE010 inline-source-map: production JS/CSS files that carry their source map inline (a
+    `sourceMappingURL=data:` comment), so every user downloads the map with the code. Every other size
+    perfadvisor reports is measured without it (BuiltFile.inline_map_bytes)."""
+    rows = [f for f in bundle.files if f.inline_map_bytes]
+    if not rows:
+        return []
+    initial_files = {p for c in bundle.chunks if c.initial for p in c.files}
+    raw = sum(f.inline_map_bytes for f in rows)
+    gz = sum(f.inline_map_gzip_bytes or 0 for f in rows)
+    init_gz = sum(f.inline_map_gzip_bytes or 0 for f in rows if f.path in initial_files)
+    gz_total, _ = initial_gzip(bundle)
+    measured = all(f.inline_map_gzip_bytes is not None for f in rows)
+    return [Finding(
+        rule="FE010", name="inline-source-map", area=AREA,
+        severity="high" if init_gz >= HIGH_SAVING_GZIP_BYTES else "medium", confidence="verified",
+        title=f"{len(rows)} production file(s) ship their source map inline: {fmt_bytes(raw)} "
+              f"({fmt_bytes(gz)} gzip) users download for nothing",
+        detail=(f"{', '.join(f.path for f in rows[:3])}{' …' if len(rows) > 3 else ''} end in a "
+                f"`sourceMappingURL=data:` comment holding the whole source map: {raw:,} bytes, {gz:,} gzip "
+                f"({init_gz:,} of them in the initial load), on top of the code. Browsers download it on "
+                "every visit although only developer tools use it, and it publishes the original sources. "
+                "The sizes in the other findings are of the code alone."),
+        key="inline-source-maps",
+        evidence={"files": [{"file": f.path, "inline_map_bytes": f.inline_map_bytes,
+                             "inline_map_gzip_bytes": f.inline_map_gzip_bytes, "code_bytes": f.raw_bytes,
+                             "initial": f.path in initial_files} for f in rows[:20]],
+                  "inline_map_bytes": raw, "inline_map_gzip_bytes": gz, "measured": measured},
+        impact=({"metric": "initial_js_gzip_bytes", "before": gz_total + init_gz, "after": gz_total}
+                if init_gz else None),
+        action={"kind": "config", "file": config_name(bundle.bundler),
+                "snippet": _no_inline_map_snippet(bundle.bundler)},
+        references=(("https://webpack.js.org/configuration/devtool/",) if bundle.bundler.get("name") == "webpack"
+                    else ("https://vite.dev/config/build-options#build-sourcemap",)),
+    )]
+
+
 FE_RULES = (fe001_initial_js_budget, fe002_lazy_route, fe003_heavy_package, fe004_duplicate_package,
             fe005_oversized_chunk, fe006_defeated_dynamic_import, fe007_tree_shaking_blocked, fe008_heavy_image,
-            fe009_context_module)
+            fe009_context_module, fe010_inline_source_map)
 
 
 def run(bundle: Bundle, settings: Settings) -> list[Finding]:

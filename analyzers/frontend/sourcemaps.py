@@ -60,6 +60,51 @@ def find_map(js_path: Path) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+# An inline map as the file's last line: `//# sourceMappingURL=data:application/json;base64,…` (JS) or the
+# `/*# … */` form (CSS); charset parameters allowed (Source Map Revision 3, "Linking through inline
+# annotations").
+_INLINE = re.compile(rb"(?:\r?\n)?[ \t]*(?://|/\*)[#@]\s*sourceMappingURL=data:([^,\s]*),([^\s*]*)\s*(?:\*/)?\s*$")
+
+
+def split_inline_map(data: bytes) -> tuple[bytes, bytes]:
+    """(the file without its inline source map comment, the comment with the line break before it);
+    (data, b"") when the file has no `sourceMappingURL=data:` comment as its last line."""
+    idx = data.rfind(b"sourceMappingURL=data:")
+    if idx < 0:
+        return data, b""
+    start = data.rfind(b"\n", 0, idx)
+    start = 0 if start < 0 else start
+    if start > 0 and data[start - 1:start] == b"\r":
+        start -= 1
+    m = _INLINE.match(data, start)
+    if m is None or m.end() != len(data):
+        return data, b""
+    return data[:start], data[start:]
+
+
+def inline_map(data: bytes, name: str = "<bundle>") -> dict[str, Any] | None:
+    """The source map inline in a built file (base64 or URL-encoded `data:` URL), or None when there is none
+    or it cannot be decoded (then the file is treated as having no map)."""
+    import base64
+    import urllib.parse
+
+    _, comment = split_inline_map(data)
+    if not comment:
+        return None
+    m = _INLINE.match(comment)
+    if m is None:
+        return None
+    meta, payload = m.group(1).decode("ascii", "replace"), m.group(2)
+    try:
+        raw = base64.b64decode(payload) if meta.endswith(";base64") else \
+            urllib.parse.unquote_to_bytes(payload.decode("ascii"))
+        smap = json.loads(raw)
+        check_map(smap, name)
+    except (ValueError, UnicodeDecodeError, InputFileError):
+        return None
+    return smap
+
+
 def load_map(path: Path) -> dict[str, Any]:
     """Parse a source map file. Raises InputFileError (naming the file) when it is unreadable, not JSON,
     or not a version-3 map with `sources` and `mappings`."""
