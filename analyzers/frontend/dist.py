@@ -284,6 +284,48 @@ def package_links(root: Path | None, install_paths: set[str]) -> dict[str, str]:
     return out
 
 
+# A re-export barrel read from disk is at most this big (perfadvisor's convention: barrels are lists of
+# `export … from` lines; a big file is not one).
+MAX_BARREL_BYTES = 64_000
+_BARREL_LINE = re.compile(r"""^\s*(?:export\s+(?:type\s+)?(?:\*|\*\s+as\s+\w+|\{[^}]*\})\s+from\s+["'][^"']+["']\s*;?|"""
+                          r"""import\s+type\b.*|//.*|/\*.*|\*.*|)\s*$""")
+
+
+def disk_barrels(contents: dict[str, str], paths: set[str], root: Path | None,
+                 aliases: dict[str, str]) -> dict[str, str]:
+    """Re-export barrels (`index.ts` of only `export … from` lines) that app sources import but that are not
+    in the build's source maps (a barrel has no code of its own, so the bundler leaves it out), read from
+    disk under `root`: path → text. Without them an import through a barrel would be an edge to nowhere."""
+    out: dict[str, str] = {}
+    if root is None:
+        return out
+    todo = [p for p in contents if not package_of(p)]
+    seen: set[str] = set()
+    while todo:
+        importer = todo.pop()
+        text = contents.get(importer) or out.get(importer) or ""
+        for spec in imports_mod.specifiers(text):
+            cands = imports_mod.local_candidates(importer, spec, aliases)
+            if not cands or any(c in paths or c in out for c in cands):
+                continue
+            for c in cands:
+                if c in seen:
+                    continue
+                seen.add(c)
+                full = root / c
+                try:
+                    if not full.is_file() or full.stat().st_size > MAX_BARREL_BYTES:
+                        continue
+                    body = full.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    continue
+                if all(_BARREL_LINE.match(line) for line in body.splitlines()):
+                    out[c] = body
+                    todo.append(c)
+                break
+    return out
+
+
 def graph_and_routes(contents: dict[str, str], modules: list[Module], extra: tuple[Import, ...] = (),
                      root: Path | None = None):
     """(imports, routes) from the sources' text; `extra` edges (from a bundler's own graph, e.g. the Vite
@@ -292,10 +334,17 @@ def graph_and_routes(contents: dict[str, str], modules: list[Module], extra: tup
     added as routes too."""
     paths = {m.path for m in modules} | set(contents)
     links = package_links(root, {m.package_path for m in modules if m.package_path})
-    imps = imports_mod.scan(contents, paths, links)
+    from analyzers.frontend import project
+
+    aliases = project.aliases(root)
+    barrels = disk_barrels(contents, paths, root, aliases)
+    if barrels:
+        contents = {**contents, **barrels}
+        paths = paths | set(barrels)
+    imps = imports_mod.scan(contents, paths, links, aliases)
     seen_targets = {i.imported for i in imps}
     imps += [i for i in extra if i.imported not in seen_targets]
-    routes = imports_mod.find_routes(contents, paths, links)
+    routes = imports_mod.find_routes(contents, paths, links, aliases)
     known = {r.component for r in routes}
     dynamic_targets = {i.imported for i in imps if i.kind == "dynamic"}
     static_targets = {i.imported for i in imps if i.kind == "static"}

@@ -3,8 +3,8 @@
 
 Bundlers do not keep the module-level graph in their output (webpack's stats keep `reasons`, but not inside
 concatenated modules; Vite's manifest only links chunks), so perfadvisor re-reads the import statements of
-the sources themselves. This is a lexical scan, not a JavaScript parser: an import inside a comment or a
-string is counted too. Node ids of the graph are app module paths (`src/App.jsx`) and, for npm packages, the
+the sources themselves. This is a lexical scan, not a JavaScript parser: comments are blanked first, an import
+inside a string is counted too. Node ids of the graph are app module paths (`src/App.jsx`) and, for npm packages, the
 package's install path (`node_modules/moment`): edges inside a package are not kept.
 """
 
@@ -29,6 +29,13 @@ _ROUTE_OBJ = re.compile(r"""\{\s*path\s*:\s*["']([^"']*)["']\s*,([^{}]*(?:\{[^{}
 _PATH_ATTR = re.compile(r"""\bpath\s*=\s*\{?\s*["']([^"']*)["']""")
 _ELEMENT = re.compile(r"""\b(?:element|Component|component)\s*[=:]\s*\{?\s*<?\s*([A-Z][\w$]*)""")
 
+_COMMENT = re.compile(r"""("(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`)|/\*.*?\*/|(?<![:\w])//[^\n]*""",
+                      re.S)
+# the clause between `import`/`export` and `from`
+_CLAUSE = re.compile(r"""(?:import|export)\s+(.*?)\s*\bfrom\s*["']""", re.S)
+_REEXPORT_NAMED = re.compile(r"""\bexport\s*\{([^}]*)\}\s*from\s*["']([^"'\n]+)["']""")
+_REEXPORT_STAR = re.compile(r"""\bexport\s*\*\s*from\s*["']([^"'\n]+)["']""")
+
 PAGE_DIRS = ("pages", "routes", "views", "screens")
 RESOLVE_EXT = ("", ".js", ".jsx", ".ts", ".tsx", ".mjs", ".cjs", ".vue", ".svelte",
                "/index.js", "/index.jsx", "/index.ts", "/index.tsx")
@@ -46,11 +53,12 @@ def _package_spec(spec: str) -> str:
 
 
 def resolve(importer: str, spec: str, modules: set[str], package_paths: set[str],
-            links: dict[str, str] | None = None) -> str | None:
+            links: dict[str, str] | None = None, aliases: dict[str, str] | None = None) -> str | None:
     """The graph node `spec` refers to from module `importer`, or None when it is not in the bundle
     (tree-shaken, external, or a file perfadvisor cannot see). `links` maps a symlinked package directory
     (project-relative, e.g. pnpm's `node_modules/is-odd` or `node_modules/.pnpm/is-odd@3.0.1/node_modules/
-    is-number`) to the install path it points to, as read from disk (dist.package_links)."""
+    is-number`) to the install path it points to, as read from disk (dist.package_links). `aliases` maps an
+    import prefix to a project directory ({"@/": "src/"}, project.aliases), tried before packages."""
     if spec.startswith("."):
         base = posixpath.normpath(posixpath.join(posixpath.dirname(importer), spec))
         for ext in RESOLVE_EXT:
@@ -59,6 +67,14 @@ def resolve(importer: str, spec: str, modules: set[str], package_paths: set[str]
         return None
     if spec.startswith(("/", "http:", "https:", "data:", "\0", "virtual:")):
         return None
+    for prefix, target in (aliases or {}).items():  # `@/x` → `src/x` (project.aliases), longest first
+        if spec.startswith(prefix) or spec == prefix.rstrip("/"):
+            base = posixpath.normpath(target + spec[len(prefix):]) if spec != prefix.rstrip("/") else \
+                target.rstrip("/")
+            for ext in RESOLVE_EXT:
+                if base + ext in modules:
+                    return node_of(base + ext)
+            return None
     name = _package_spec(spec)
     # Node's resolution: the nearest node_modules above the importer first.
     here = posixpath.dirname(importer)
@@ -73,27 +89,135 @@ def resolve(importer: str, spec: str, modules: set[str], package_paths: set[str]
         here = posixpath.dirname(here)
 
 
-def scan(sources: dict[str, str], modules: Iterable[str], links: dict[str, str] | None = None) -> list[Import]:
-    """Import edges between graph nodes, from module path → original source text (`links`: see resolve)."""
+def local_candidates(importer: str, spec: str, aliases: dict[str, str] | None = None) -> list[str]:
+    """The project-relative files a relative or aliased `spec` may name (extensions and index files tried
+    in RESOLVE_EXT order); [] for a package import."""
+    if spec.startswith("."):
+        base = posixpath.normpath(posixpath.join(posixpath.dirname(importer), spec))
+    else:
+        base = None
+        for prefix, target in (aliases or {}).items():
+            if spec.startswith(prefix):
+                base = posixpath.normpath(target + spec[len(prefix):])
+                break
+        if base is None:
+            return []
+    return [base + ext for ext in RESOLVE_EXT if ext]
+
+
+def specifiers(text: str) -> list[str]:
+    """Every module specifier of static imports, re-exports and dynamic imports in `text` (comments
+    blanked, type-only statements left out)."""
+    code = strip_comments(text)
+    out = [m.group(1) for m in _STATIC.finditer(code) if not is_type_only(m.group(0))]
+    return out + [m.group(1) for m in _DYNAMIC.finditer(code)]
+
+
+def strip_comments(text: str) -> str:
+    """`text` with /* … */ and // … comments blanked (string literals kept), so an import written in a
+    comment is not an edge. Lexical, like the rest of this module: a regex literal holding quotes or `//`
+    can confuse it."""
+    return _COMMENT.sub(lambda m: m.group(1) or " " + "\n" * m.group(0).count("\n"), text)
+
+
+def is_type_only(statement: str) -> bool:
+    """True for `import type …`, `export type { … } from`, and `import { type A, type B } from` (every name
+    type-only): erased by the TypeScript compiler, so no module edge."""
+    m = _CLAUSE.match(statement.strip())
+    if m is None:
+        return False
+    clause = m.group(1).strip()
+    if re.match(r"type\s+(?!from\b)[\w{*]", clause):
+        return True
+    if clause.startswith("{") and clause.endswith("}"):
+        parts = [x.strip() for x in clause[1:-1].split(",") if x.strip()]
+        return bool(parts) and all(x.startswith("type ") for x in parts)
+    return False
+
+
+def _named(clause: str) -> list[str] | None:
+    """The value names an import clause binds from the module (`default` for a default import), or None for
+    a namespace import (`* as x`, which needs the whole module)."""
+    if "*" in clause:
+        return None
+    names = []
+    head, _, braced = clause.partition("{")
+    if head.strip().rstrip(","):
+        names.append("default")
+    for part in braced.rstrip("} \n").split(","):
+        part = part.strip()
+        if part and not part.startswith("type "):
+            names.append(part.split(" as ")[0].strip())
+    return names
+
+
+def _provider(module: str, name: str, sources: dict[str, str], resolve_from, depth: int = 0) -> str:
+    """The module that defines export `name` of `module`, following re-exports (`export { A } from`,
+    `export * from`) through barrels up to 4 levels; `module` itself when it defines it or when unknown."""
+    text = sources.get(module)
+    if text is None or depth > 4:
+        return module
+    if name != "default" and re.search(r"\bexport\s+(?:declare\s+)?(?:async\s+)?(?:function\*?|const|let|var|class|"
+                                       r"enum|abstract\s+class)\s+" + re.escape(name) + r"\b", text):
+        return module
+    for m in _REEXPORT_NAMED.finditer(text):
+        for part in m.group(1).split(","):
+            part = part.strip()
+            if not part or part.startswith("type "):
+                continue
+            src, _, alias = part.partition(" as ")
+            if (alias or src).strip() == name:
+                target = resolve_from(module, m.group(2))
+                return _provider(target, src.strip(), sources, resolve_from, depth + 1) if target else module
+    for m in _REEXPORT_STAR.finditer(text):
+        target = resolve_from(module, m.group(1))
+        if target and target in sources:
+            found = _provider(target, name, sources, resolve_from, depth + 1)
+            if found != target or re.search(r"\bexport\b[^;]*\b" + re.escape(name) + r"\b", sources[target]):
+                return found
+    return module
+
+
+def scan(sources: dict[str, str], modules: Iterable[str], links: dict[str, str] | None = None,
+         aliases: dict[str, str] | None = None) -> list[Import]:
+    """Import edges between graph nodes, from module path → original source text (`links`, `aliases`: see
+    resolve). As the compiler sees them: comments and type-only imports/exports are left out, and a named
+    import from a re-export barrel (`import { A } from "@/components"`) is an edge to the module that
+    defines A, not to the barrel (which would make everything it re-exports look needed)."""
     module_set = set(modules)
     package_paths = {pkg[1] for m in module_set if (pkg := package_of(m))}
+    code = {path: strip_comments(text) for path, text in sources.items()}
+
+    def resolve_from(importer: str, spec: str) -> str | None:
+        return resolve(importer, spec, module_set, package_paths, links, aliases)
+
     edges: dict[tuple[str, str, str], str] = {}
-    for path, text in sources.items():
+    for path, text in code.items():
         src_node = node_of(path)
-        dynamic_specs = {m.group(1) for m in _DYNAMIC.finditer(text)}
-        found: list[tuple[str, str]] = [(s, "dynamic") for s in dynamic_specs]
-        found += [(m.group(1), "static") for m in _STATIC.finditer(text)]
-        found += [(m.group(1), "static") for m in _REQUIRE.finditer(text)]
-        for spec, kind in found:
-            target = resolve(path, spec, module_set, package_paths, links)
+        found: list[tuple[str, str, list[str] | None]] = [(s, "dynamic", None)
+                                                          for s in {m.group(1) for m in _DYNAMIC.finditer(text)}]
+        for m in _STATIC.finditer(text):
+            if is_type_only(m.group(0)):
+                continue
+            clause = _CLAUSE.match(m.group(0).strip())
+            names = _named(clause.group(1)) if clause and m.group(0).strip().startswith("import") else None
+            found.append((m.group(1), "static", names))
+        found += [(m.group(1), "static", None) for m in _REQUIRE.finditer(text)]
+        for spec, kind, names in found:
+            target = resolve_from(path, spec)
             if target is None or target == src_node:
                 continue
-            edges.setdefault((src_node, target, kind), spec)
+            targets = {target}
+            if names and target in code and not package_of(target):
+                targets = {_provider(target, n, code, resolve_from) for n in names}
+            for t in targets:
+                if t != src_node:
+                    edges.setdefault((src_node, t, kind), spec)
     return [Import(a, b, k, s) for (a, b, k), s in sorted(edges.items())]
 
 
 def find_routes(sources: dict[str, str], modules: Iterable[str],
-                links: dict[str, str] | None = None) -> list[Route]:
+                links: dict[str, str] | None = None, aliases: dict[str, str] | None = None) -> list[Route]:
     """Routes/pages: components a router (react-router `<Route … element={<X/>}>` or `{path, element}`
     objects) renders, resolved to their modules, each lazy when bound by `lazy(() => import(…))`; then
     app modules under a pages/, routes/, views/ or screens/ directory not already found."""
@@ -128,7 +252,7 @@ def find_routes(sources: dict[str, str], modules: Iterable[str],
             if ident not in bindings:
                 continue
             spec, lazy = bindings[ident]
-            target = resolve(path, spec, module_set, package_paths, links)
+            target = resolve(path, spec, module_set, package_paths, links, aliases)
             if target and target not in routes:
                 routes[target] = Route(component=target, lazy=lazy, path=url_path, how="router")
     return list(routes.values())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 VITE_NAMES = tuple(f"vite.config.{e}" for e in ("ts", "mts", "js", "mjs", "cjs", "cts"))
 WEBPACK_NAMES = tuple(f"webpack.config.{e}" for e in ("js", "ts", "cjs", "mjs"))
@@ -53,3 +54,83 @@ def config_file(root: Path | None, bundler: str) -> str | None:
 def config_name(bundler: dict) -> str:
     """The config file advice names for a Bundle.bundler dict: the one found, else the bundler's default."""
     return bundler.get("config_file") or DEFAULT_FILE.get(bundler.get("name") or "", "your bundler's config")
+
+
+# tsconfig/jsconfig files that may hold compilerOptions.paths (Vite's templates keep them in tsconfig.app.json)
+TSCONFIG_NAMES = ("tsconfig.json", "tsconfig.app.json", "jsconfig.json")
+_JSONC_COMMENT = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/', re.S)
+_TRAILING_COMMA = re.compile(r",(\s*[}\]])")
+# `"@": path.resolve(__dirname, "src")`, `'@': fileURLToPath(new URL('./src', import.meta.url))`,
+# `{ find: "@", replacement: path.resolve(__dirname, "./src") }` inside a resolve.alias block
+_ALIAS_KEY = re.compile(r"""(?:find\s*:\s*)?["']?([@~#$][\w-]*|[A-Za-z][\w-]*)["']?\s*[:,]\s*(?:replacement\s*:\s*)?"""
+                        r"""(?:path\.)?(?:resolve|join)\(\s*__dirname\s*,\s*((?:["'][^"']*["']\s*,?\s*)+)\)""")
+_ALIAS_URL = re.compile(r"""(?:find\s*:\s*)?["']?([@~#$][\w-]*|[A-Za-z][\w-]*)["']?\s*[:,]\s*(?:replacement\s*:\s*)?"""
+                        r"""fileURLToPath\(\s*new\s+URL\(\s*["']([^"']+)["']""")
+
+
+def _jsonc(text: str) -> Any:
+    """tsconfig's JSON with comments and trailing commas (as TypeScript reads it); None when not parseable."""
+    import json
+
+    text = _JSONC_COMMENT.sub(lambda m: m.group(1) or "", text)
+    try:
+        return json.loads(_TRAILING_COMMA.sub(r"\1", text))
+    except ValueError:
+        return None
+
+
+def _rel(root: Path, base: Path, target: str) -> str | None:
+    """`target` (relative to `base`) as a project-relative directory, or None when outside the project."""
+    import posixpath
+
+    joined = posixpath.normpath((base.relative_to(root) / target).as_posix()) if base != root else \
+        posixpath.normpath(target)
+    return None if joined.startswith("..") else ("" if joined == "." else joined)
+
+
+def aliases(root: Path | None) -> dict[str, str]:
+    """Import path aliases as the compiler and the bundler see them: prefix → project-relative directory
+    (`{"@/": "src/"}`), from tsconfig/jsconfig `compilerOptions.paths` (with `baseUrl`;
+    https://www.typescriptlang.org/tsconfig/#paths) and the `resolve.alias` block of the bundler config
+    (Vite https://vite.dev/config/shared-options#resolve-alias, webpack
+    https://webpack.js.org/configuration/resolve/#resolvealias), read lexically. An exact alias `@` is kept
+    as the prefix `@/` plus the key `@` itself."""
+    out: dict[str, str] = {}
+    if root is None or not root.is_dir():
+        return out
+    for name in TSCONFIG_NAMES:
+        try:
+            data = _jsonc((root / name).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+        opts = data.get("compilerOptions") if isinstance(data, dict) else None
+        if not isinstance(opts, dict) or not isinstance(opts.get("paths"), dict):
+            continue
+        base = opts.get("baseUrl") if isinstance(opts.get("baseUrl"), str) else "."
+        for key, targets in opts["paths"].items():
+            if not (isinstance(key, str) and isinstance(targets, list) and targets and isinstance(targets[0], str)):
+                continue
+            if key.endswith("/*") and targets[0].endswith("/*"):
+                rel = _rel(root, root, f"{base}/{targets[0][:-2]}")
+                if rel is not None:
+                    out.setdefault(key[:-1], (rel + "/") if rel else "")
+    for cfg in filter(None, (config_file(root, "vite"), config_file(root, "webpack"))):
+        try:
+            text = (root / cfg).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        at = text.find("alias")
+        if at < 0:
+            continue
+        block = text[at:at + 2000]
+        base = (root / cfg).parent
+        found = [(m.group(1), "/".join(re.findall(r"""["']([^"']*)["']""", m.group(2))))
+                 for m in _ALIAS_KEY.finditer(block)]
+        found += [(m.group(1), m.group(2)) for m in _ALIAS_URL.finditer(block)]
+        for key, target in found:
+            rel = _rel(root, base, target)
+            if rel is None or key in ("find", "replacement"):
+                continue
+            prefix = key.rstrip("/") + "/"
+            out.setdefault(prefix, (rel + "/") if rel else "")
+    return out
