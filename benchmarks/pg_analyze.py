@@ -16,6 +16,14 @@ REV (``git archive`` into a temporary directory; nothing in the checkout changes
 
 Issue 10's own before/after: ``--before-rev 114697d --before-paths analyzers/postgres`` (HEAD without the
 rules beyond indexes: analyzers/postgres as it was before them).
+
+Issue 11 (selection that scales): a third run, every statement and no cap on new indexes, and a what-if table:
+EXPLAIN calls under HypoPG, seconds in them, hypothetical indexes created, indexes chosen and the workload's
+cost left under HypoPG with them (Σ calls × cost with the chosen indexes / Σ calls × cost without), before and
+after with ``--before-rev e73aef8~1 --before-paths analyzers/postgres``. A before run stops after
+``--before-timeout`` seconds (it was quadratic). Dexter's figure for the same database: run with ``--dexter``
+(a command, default ``dexter`` on PATH: ``dexter DSN --pg-stat-statements``) or, when it cannot run, the
+figure recorded in issue 11.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import argparse
 import json
 import os
 import random
+import shlex
 import shutil
 import subprocess
 import sys
@@ -91,6 +100,9 @@ def build(dsn: str, tables: int, per_table: int, rows: int) -> None:
                     params.append(_value(sql, k + 1, rnd))
                 for _ in range(rnd.choice([1, 1, 2, 5])):
                     conn.execute(text, params)
+        # the same statistics for every run (autovacuum is off): before and after see the same plans
+        conn.execute("SET pg_stat_statements.track = 'none'")
+        conn.execute("ANALYZE")
 
 
 def _value(sql: str, k: int, rnd: random.Random):
@@ -107,9 +119,10 @@ def _value(sql: str, k: int, rnd: random.Random):
     return rnd.randint(1, 500) if col != "kind" else "x"
 
 
-def analyze(dsn: str, config: str | None, tree: Path | None = None) -> dict:
+def analyze(dsn: str, config: str | None, tree: Path | None = None, timeout_s: float | None = None) -> dict:
     """One `perfadvisor analyze` in a fresh process (of the checkout, or of `tree`): wall time, peak RSS, and
-    facts from its snapshot and report; for the checkout also the cost of the rules beyond indexes."""
+    facts from its snapshot and report; for the checkout also the cost of the rules beyond indexes.
+    {"timed_out_s": timeout_s} when it ran past timeout_s."""
     out = Path(tempfile.mkdtemp(prefix="bench-report-"))
     cmd = [sys.executable, "-c",
            "import resource, sys, time, json; from advisor.cli import cli; t=time.perf_counter();\n"
@@ -120,8 +133,12 @@ def analyze(dsn: str, config: str | None, tree: Path | None = None) -> dict:
     if config:
         cmd += ["--config", config]
     cwd = tree or Path(__file__).resolve().parent.parent
-    res = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd,
-                         env={**os.environ, "PYTHONPATH": str(cwd)})
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=timeout_s,
+                             env={**os.environ, "PYTHONPATH": str(cwd)})
+    except subprocess.TimeoutExpired:
+        shutil.rmtree(out, ignore_errors=True)
+        return {"timed_out_s": timeout_s}
     try:
         stats = json.loads(res.stderr.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
@@ -131,11 +148,53 @@ def analyze(dsn: str, config: str | None, tree: Path | None = None) -> dict:
     stats.update(statements=snap["workload"]["selected_count"], explain_calls=snap["whatif"]["explain_calls"],
                  explain_s=snap["whatif"]["explain_time_s"], findings=len(report["findings"]),
                  pg001=sum(f["rule"] == "PG001" for f in report["findings"]),
-                 analysed=report["coverage"]["postgres"]["analysed_share"])
+                 analysed=report["coverage"]["postgres"]["analysed_share"],
+                 hypo_created=snap["whatif"].get("hypo_indexes_created"), hypo_s=snap["whatif"].get("hypo_time_s"),
+                 chosen=len(snap["whatif"].get("chosen") or []), cost_left=cost_left(snap))
     if tree is None:
         stats.update(beyond_cost(snap, config), ea_s=(snap.get("explain_analyze") or {}).get("time_s"))
     shutil.rmtree(out, ignore_errors=True)
     return stats
+
+
+def cost_left(section: dict) -> float | None:
+    """The workload's planner cost left under HypoPG with the chosen indexes, as a share of its cost without
+    them: Σ calls × cost(chosen) / Σ calls × cost(none) over the analysed statements, from the snapshot's
+    recorded what-if costs (the same measure for any set of indexes costed on the same statements)."""
+    from analyzers.postgres.collect import config_key, statement_refs
+
+    w = section["whatif"]
+    evals, chosen = w.get("evaluations") or {}, frozenset(w.get("chosen") or ())
+    refs = statement_refs([s for s in section["statements"] if s.get("status") == "analysed"])
+    before = after = 0.0
+    for qid, ref in refs.items():
+        base = evals.get(config_key(qid, frozenset(), ref, section["candidates"]))
+        final = evals.get(config_key(qid, chosen, ref, section["candidates"]))
+        if base is None or final is None or base == float("inf"):
+            continue
+        before += ref.calls * base
+        after += ref.calls * final
+    return after / before if before else None
+
+
+#: Dexter on this benchmark's database, as recorded in issue 11 (313 indexes in about 30 s with every
+#: statement); the issue does not record Dexter's version or its workload cost.
+DEXTER_RECORDED = {"indexes": 313, "wall_s": 30.0, "source": "issue 11 (Dexter version not recorded)"}
+
+
+def dexter(dsn: str, command: str | None) -> dict:
+    """Dexter on the same database (its indexes and wall time), or the recorded figure when it cannot run."""
+    exe = shlex.split(command) if command else [shutil.which("dexter") or ""]
+    if not exe[0] or not shutil.which(exe[0]):
+        return {**DEXTER_RECORDED, "why": "dexter is not installed here (it needs Ruby and the pgdexter gem)"}
+    t = time.perf_counter()
+    res = subprocess.run([*exe, dsn, "--pg-stat-statements"], capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if res.returncode != 0:
+        return {**DEXTER_RECORDED, "why": f"dexter failed: {res.stderr.strip()[-300:]}"}
+    version = subprocess.run([*exe, "--version"], capture_output=True, text=True).stdout.strip()
+    found = [ln for ln in res.stdout.splitlines() if ln.startswith("Index found")]
+    return {"indexes": len(found), "wall_s": wall, "source": f"dexter {version}, run now"}
 
 
 def beyond_cost(section: dict, config: str | None) -> dict:
@@ -158,6 +217,35 @@ def beyond_cost(section: dict, config: str | None) -> dict:
     json.dumps(added, indent=2, default=str)
     write_s = time.perf_counter() - t
     return {"beyond_collect_s": (section.get("beyond_indexes_time_s") or 0.0) + write_s, "beyond_rules_s": best}
+
+
+def _whatif_line(name: str, s: dict) -> str:
+    if "timed_out_s" in s:
+        return f"{name:<44}{'> ' + format(s['timed_out_s'], '.0f') + ' s (stopped)':>30}"
+    left = f"{s['cost_left']:.1%}" if s.get("cost_left") is not None else "–"
+    created, hypo_s = s.get("hypo_created"), s.get("hypo_s")
+    return (f"{name:<44}{s['wall_s']:>8.1f}{s['peak_rss_mb']:>9.0f}{s['explain_calls']:>10}{s['explain_s']:>11.1f}"
+            f"{created if created is not None else '–':>11}"
+            f"{format(hypo_s, '.1f') if hypo_s is not None else '–':>8}{s['chosen']:>8}{left:>11}")
+
+
+def whatif_table(rows: list, before: dict, rev: str | None, dex: dict) -> None:
+    """Issue 11: the what-if work of each run, before (at rev) and after, and Dexter's figure."""
+    head = (f"{'what-if work (issue 11)':<44}{'wall s':>8}{'peak MB':>9}{'EXPLAINs':>10}{'EXPLAIN s':>11}"
+            f"{'HypoPG idx':>11}{'idx s':>8}{'chosen':>8}{'cost left':>11}")
+    print(head)
+    print("-" * len(head))
+    for name, s in rows:
+        if name.endswith("--explain-analyze"):
+            continue
+        if name in before:
+            print(_whatif_line(f"{name} @{rev[:10]}", before[name]))
+        print(_whatif_line(name, s))
+    print(f"{'Dexter, every statement':<44}{dex['wall_s']:>8.1f}{'':>9}{'':>10}{'':>11}{'':>11}{'':>8}{dex['indexes']:>8}"
+          f"{'–':>11}   {dex['source']}" + (f"; {dex['why']}" if dex.get("why") else ""))
+    print("\nHypoPG idx: hypothetical indexes created (hypopg_create_index calls; '–' when the run did not count "
+          "them); idx s: seconds creating and dropping them.\ncost left: Σ calls × planner cost with the chosen indexes / without, analysed statements.\n"
+          "target: every statement, no cap, in no more time than Dexter, < 300 MB peak RSS (issue 11)\n")
 
 
 def _spread(runs: list[dict]) -> str:
@@ -202,10 +290,16 @@ def main() -> None:
                     help="with --before-rev: HEAD with only these paths as of that revision")
     ap.add_argument("--explain-analyze", action="store_true", help="add a run with --explain-analyze")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each kind (the median is shown)")
+    ap.add_argument("--before-timeout", type=float, default=600.0,
+                    help="seconds after which a --before-rev run is stopped (reported as > N s)")
+    ap.add_argument("--dexter", default=None, help="command that runs Dexter (default: dexter on PATH)")
+    ap.add_argument("--runs", nargs="*", default=None, metavar="N",
+                    help="run only these (1 default, 2 every statement, 3 every statement without index cap)")
     args = ap.parse_args()
     base = Path(tempfile.mkdtemp(prefix="bench-pg-"))
     os.chmod(base, 0o755)
-    cluster = TempCluster(base / "data", args.port, extra_conf={"pg_stat_statements.max": "10000"})
+    cluster = TempCluster(base / "data", args.port, extra_conf={"pg_stat_statements.max": "10000",
+                                                               "autovacuum": "off"})
     cluster.start()
     tree = None
     try:
@@ -225,7 +319,13 @@ def main() -> None:
               f"({time.perf_counter() - t0:.0f} s)\n")
         cfg = base / "all.toml"
         cfg.write_text("[thresholds.postgres]\nworkload_share = 1.0\nmax_statements = 10000\n")
-        runs = [("default (top 95%, ≤500 statements)", None), ("every statement", str(cfg))]
+        nocap = base / "nocap.toml"
+        nocap.write_text("[thresholds.postgres]\nworkload_share = 1.0\nmax_statements = 10000\n"
+                         "max_new_indexes = 100000\n")
+        runs = [("default (top 95%, ≤500 statements)", None), ("every statement", str(cfg)),
+                ("every statement, no index cap", str(nocap))]
+        if args.runs:
+            runs = [r for i, r in enumerate(runs, 1) if str(i) in args.runs]
         if args.explain_analyze:
             ea = base / "ea.toml"
             ea.write_text("[targets.postgres]\nexplain_analyze = true\n")
@@ -238,9 +338,11 @@ def main() -> None:
             for _ in range(args.repeat):
                 afters.append(analyze(dsn, config))
                 if tree is not None and not name.endswith("--explain-analyze"):
-                    befores.append(analyze(dsn, config, tree))
+                    befores.append(analyze(dsn, config, tree, args.before_timeout))
             rows.append((name, {**_median(afters), "spread": _spread(afters)}))
-            if befores:
+            if befores and any("timed_out_s" in b for b in befores):
+                before[name] = befores[0] if len(befores) == 1 else {"timed_out_s": args.before_timeout}
+            elif befores:
                 before[name] = {**_median(befores), "spread": _spread(befores)}
         head = f"{'run':<38}{'stmts':>7}{'wall s':>9}{'peak MB':>9}{'EXPLAINs':>10}{'EXPLAIN s':>11}{'PG001':>7}{'analysed':>10}"
         print(head)
@@ -249,11 +351,14 @@ def main() -> None:
             print(f"{name:<38}{s['statements']:>7}{s['wall_s']:>9.1f}{s['peak_rss_mb']:>9.0f}{s['explain_calls']:>10}"
                   f"{s['explain_s']:>11.1f}{s['pg001']:>7}{s['analysed']:>10.1%}")
         print("\ntarget: < 60 s wall, < 500 MB peak RSS (issue 2)\n")
+        whatif_table(rows, before, args.before_rev, dexter(dsn, args.dexter))
         head = (f"{'rules beyond indexes (PG007-PG014)':<38}{'evidence s':>11}{'rules s':>9}{'before s':>10}"
                 f"{'after s':>9}{'added':>8}" + (f"{'@' + args.before_rev[:10] + ' s':>15}" if before else ""))
         print(head)
         print("-" * len(head))
         for name, s in rows:
+            if "beyond_collect_s" not in s:
+                continue
             extra = s["beyond_collect_s"] + s["beyond_rules_s"]
             if s.get("ea_s"):
                 print(f"{name:<38}{'':>11}{'':>9}{'':>10}{s['wall_s']:>9.1f}   (--explain-analyze ran "
@@ -261,7 +366,7 @@ def main() -> None:
                 continue
             line = (f"{name:<38}{s['beyond_collect_s']:>11.2f}{s['beyond_rules_s']:>9.2f}{s['wall_s'] - extra:>10.1f}"
                     f"{s['wall_s']:>9.1f}{extra / max(s['wall_s'] - extra, 1e-9):>8.1%}")
-            if name in before:
+            if "wall_s" in before.get(name, {}):
                 line += f"{before[name]['wall_s']:>15.1f}   after {s['spread']}, before {before[name]['spread']}"
             print(line)
         print("\nevidence s: the queries they add and writing what they add to snapshot.json; rules s: the rules, "

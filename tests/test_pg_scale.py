@@ -175,3 +175,59 @@ def test_cost_lookups_grow_linearly_with_independent_tables():
         assert len(r.chosen) == n
         return r.cost_lookups
     assert 2.9 <= run(300) / run(100) <= 3.1
+
+
+# --- the time budget and the default statement cap -----------------------------------------------------------
+
+def _independent(n):
+    stmts = [sel.StatementRef(f"q{i}", 1 + i % 3, frozenset({("public", f"t{i}")})) for i in range(n)]
+    cands = [sel.CandidateRef(f"c{i}{x}", ("public", f"t{i}")) for i in range(n) for x in "ab"]
+    costs = {"a": 10.0, "b": 30.0}
+
+    def cost(q, cfg):
+        return min((costs[k[-1]] for k in cfg), default=100.0)
+    return stmts, cands, cost
+
+
+@pytest.mark.parametrize("phase, after", [("costing", 7), ("choosing", 3)])
+def test_out_of_time_stops_cleanly_and_replays_to_the_same_choice(phase, after):
+    stmts, cands, cost = _independent(10)
+    calls = {"costing": 0, "choosing": 0}
+
+    def out_of_time(p):  # a clock that runs out after a number of checks: deterministic, unlike time
+        calls[p] += 1
+        return p == phase and calls[p] > after
+    live = sel.choose(stmts, cands, cost, max_indexes=100, out_of_time=out_of_time)
+    if phase == "costing":
+        assert len(live.uncosted) == len(cands) - after and live.stopped_after is None
+        assert live.chosen and all(k not in live.uncosted for k in live.chosen)
+    else:
+        assert live.stopped_after == after and not live.uncosted and len(live.chosen) == after
+    # what rules.replay_selection does with the snapshot's record of the stop
+    replay = sel.choose(stmts, [c for c in cands if c.key not in live.uncosted], cost,
+                        max_indexes=live.stopped_after if live.stopped_after is not None else 100)
+    assert replay.chosen == live.chosen and replay.attributed == live.attributed
+
+
+def test_statements_are_not_capped_by_default():
+    from analyzers.postgres.collect import MAX_STATEMENTS, pick_statements
+    rows = [{"queryid": str(i), "total_exec_time_ms": 1.0} for i in range(2000)]
+    picked, _ = pick_statements(rows, 0.95, MAX_STATEMENTS)
+    assert len(picked) == 1900
+    assert len(pick_statements(rows, 0.95, 500)[0]) == 500
+
+
+def test_time_budget_that_runs_out_says_how_far_it_got(scale_dsns):
+    from analyzers.postgres.rules import missing_index_findings
+    settings_ = build_settings("/nonexistent/perfadvisor.toml",
+                               target_flags={"postgres": {"dsn": scale_dsns[TABLES // 3]}},
+                               threshold_flags={"postgres": {"workload_share": 1.0, "time_budget_s": 0.001}})
+    section = collect(settings_)
+    mine = [s for s in section["statements"] if s["query"].startswith("SELECT * FROM s")]
+    assert mine and all(s["status"] == "unanalysed" and "time budget (0.001 s) ran out" in s["reason"]
+                        for s in mine)
+    note = next(n for n in section["notes"] if n.startswith("the time budget"))
+    cut = [s for s in section["statements"] if s.get("time_budget")]
+    assert len(cut) >= len(mine) and f"{len(cut)} statement(s), 100.0% of database time" in note, note
+    assert "were not analysed" in note and "--time-budget" in note
+    assert missing_index_findings(section, settings_)[0] == []

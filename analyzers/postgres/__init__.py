@@ -18,7 +18,9 @@ AREA = "postgres"
 #: perfadvisor.toml under [thresholds.postgres].
 THRESHOLDS = (
     ("workload_share", 0.95, "share of total_exec_time analysed, most expensive statements first (pghero/Dexter)"),
-    ("max_statements", 500, "cap on statements analysed"),
+    ("max_statements", 0, "cap on statements analysed; 0 = none, workload_share decides (issue 11)"),
+    ("time_budget_s", 600.0, "perfadvisor's choice: generous (Dexter ~30 s on 5,000 statements, issue 11); "
+                             "--time-budget"),
     ("min_cost_savings_pct", 50.0, "Dexter's --min-cost-savings-pct default"),
     ("max_new_indexes", 10, "perfadvisor's choice: every index slows writes"),
     ("max_index_columns", 3, "Dexter stops at 2; eq, eq, range/sort is common in ORM queries"),

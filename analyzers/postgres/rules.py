@@ -103,11 +103,17 @@ def replay_selection(section: dict[str, Any], settings: Settings) -> tuple[selec
         return sizes[key]
 
     opts = selection_options(settings)
+    # a live run the time budget stopped: the same candidates and at most the same number of choices
+    stop = w.get("time_budget") or {}
+    uncosted = set(stop.get("uncosted_candidates") or ())
+    refs_c = [c for c in candidate_refs(cands) if c.key not in uncosted]
+    most = stop.get("stopped_after_choices")
     for attempt in (opts, w["options"]):
         try:
-            return select_mod.choose(list(refs.values()), candidate_refs(cands), cost, size,
+            return select_mod.choose(list(refs.values()), refs_c, cost, size,
                                      attempt["budget_bytes"], attempt["min_cost_savings_pct"],
-                                     attempt["max_new_indexes"]), notes
+                                     attempt["max_new_indexes"] if most is None
+                                     else min(most, attempt["max_new_indexes"])), notes
         except ReplayMiss:
             notes.append("the snapshot lacks what-if costs for these thresholds; using the thresholds it was "
                          "collected with (collect again to apply new ones)")

@@ -71,6 +71,10 @@ class Selection:
     #: how many times the selection asked the cost oracle (memo hits included); grows linearly with
     #: independent tables (tests/test_pg_scale.py)
     cost_lookups: int = 0
+    #: candidates never costed because out_of_time() said so while costing them (in key order)
+    uncosted: list[str] = field(default_factory=list)
+    #: the number of choices made when out_of_time() stopped the greedy; None: it was not stopped
+    stopped_after: int | None = None
 
 
 class _Groups:
@@ -156,7 +160,9 @@ def _qualifies(per: dict[str, tuple[float, float]], min_savings_pct: float) -> b
 
 def choose(stmts: list[StatementRef], cands: list[CandidateRef], cost: CostFn,
            size_bytes: Callable[[str], int] | None = None, budget_bytes: int | None = None,
-           min_savings_pct: float = MIN_COST_SAVINGS_PCT, max_indexes: int = MAX_NEW_INDEXES) -> Selection:
+           min_savings_pct: float = MIN_COST_SAVINGS_PCT, max_indexes: int = MAX_NEW_INDEXES,
+           out_of_time: Callable[[str], bool] | None = None,
+           progress: Callable[[int, int, int], None] | None = None) -> Selection:
     """Choose indexes for the whole workload.
 
     cost(statement key, config) → planner cost with exactly the hypothetical indexes `config`, which holds
@@ -165,6 +171,9 @@ def choose(stmts: list[StatementRef], cands: list[CandidateRef], cost: CostFn,
     Deterministic for the same inputs (ties broken by candidate key), so a replay asks for the same costs.
     The result equals a greedy that re-costs every candidate after every choice (tests/test_pg_scale.py);
     cost calls grow with the statements and the choices within each group of joined tables.
+    out_of_time("costing") → True stops costing new candidates (they are listed in `uncosted`);
+    out_of_time("choosing") → True stops making choices (their number is `stopped_after`); a replay passes the costed candidates and that many as max_indexes.
+    progress(candidates costed, candidates, indexes chosen) is called as the work goes.
     """
     cost = _Counted(cost)
     sel = Selection()
@@ -178,16 +187,25 @@ def choose(stmts: list[StatementRef], cands: list[CandidateRef], cost: CostFn,
         for t in sorted(s.tables):
             by_table.setdefault(t, []).append(s)
     heap = []
-    for c in sorted(cands, key=lambda c: c.key):
+    ordered = sorted(cands, key=lambda c: c.key)
+    for i, c in enumerate(ordered):
+        if out_of_time is not None and out_of_time("costing"):
+            sel.uncosted = [c.key for c in ordered[i:]]
+            break
         gain, _ = _weighted_gain(c, chosen, by_table, cost, current)
         if gain > 0:
             heap.append((-gain, c.key, 0))
+        if progress is not None:
+            progress(i + 1, len(ordered), 0)
     heapq.heapify(heap)
     used_bytes = 0
     n_chosen = 0
     # bumps whenever a choice is made in the group; a bound from an older version of its group is stale
     version: dict[tuple[str, str], int] = {}
     while heap and n_chosen < max_indexes:
+        if out_of_time is not None and out_of_time("choosing"):
+            sel.stopped_after = n_chosen
+            break
         neg, key, ver = heapq.heappop(heap)
         c = by_key[key]
         group = groups.find(c.table)
@@ -207,6 +225,8 @@ def choose(stmts: list[StatementRef], cands: list[CandidateRef], cost: CostFn,
         n_chosen += 1
         used_bytes += size_bytes(key) if size_bytes and budget_bytes is not None else 0
         version[group] = version.get(group, 0) + 1
+        if progress is not None:
+            progress(len(ordered) - len(sel.uncosted), len(ordered), n_chosen)
         for s_key, (_, after) in per.items():
             current[s_key] = after
     _prune(chosen, groups, by_table, by_key, cost, min_savings_pct, sel)

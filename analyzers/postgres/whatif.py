@@ -44,6 +44,8 @@ class WhatIfStats:
     explain_time_s: float = 0.0
     #: hypopg_create_index calls (each is a round trip; a configuration change costs one per new index)
     hypo_indexes_created: int = 0
+    #: seconds spent creating and dropping hypothetical indexes (the rest of the what-if time)
+    hypo_time_s: float = 0.0
 
 
 @dataclass
@@ -77,6 +79,13 @@ class HypoSession:
         config = frozenset(config)
         if config == self._current:
             return
+        t0 = time.perf_counter()
+        try:
+            self._switch(config)
+        finally:
+            self.stats.hypo_time_s += time.perf_counter() - t0
+
+    def _switch(self, config: frozenset[str]) -> None:
         if self._current is None:
             self.reset()
         for key in sorted(self._current - config):
