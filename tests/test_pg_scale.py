@@ -231,3 +231,30 @@ def test_time_budget_that_runs_out_says_how_far_it_got(scale_dsns):
     assert len(cut) >= len(mine) and f"{len(cut)} statement(s), 100.0% of database time" in note, note
     assert "were not analysed" in note and "--time-budget" in note
     assert missing_index_findings(section, settings_)[0] == []
+
+
+# --- statements pg_stat_statements writes in a form PREPARE refuses ------------------------------------------
+
+def test_extract_with_a_placeholder_field_is_costed(pg_cluster):
+    """`extract(year from ts)` is written `EXTRACT($1 FROM ts)` by pg_stat_statements; it is analysed as
+    date_part($1, ts) and its missing index is found."""
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS shapes")
+        conn.execute("CREATE DATABASE shapes")
+    dsn = pg_cluster.dsn("shapes")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET pg_stat_statements.track = 'none'")
+        conn.execute("CREATE EXTENSION pg_stat_statements; CREATE EXTENSION hypopg")
+        conn.execute("CREATE TABLE ev (id int PRIMARY KEY, owner int, ts timestamptz)")
+        conn.execute("INSERT INTO ev SELECT g, g % 5000, now() - g * interval '1 hour' FROM generate_series(1, 50000) g")
+        conn.execute("ANALYZE ev")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for i in range(3):
+            conn.execute("SELECT count(*) FROM ev WHERE owner = %s AND extract(year from ts) = 2025", (i,))
+    settings_ = build_settings("/nonexistent/perfadvisor.toml", target_flags={"postgres": {"dsn": dsn}},
+                               threshold_flags={"postgres": {"workload_share": 1.0}})
+    section = collect(settings_)
+    s = next(s for s in section["statements"] if "FROM ev" in s["query"])
+    assert "extract($2 from ts)" in s["query"]  # the real text, as recorded
+    assert s["status"] == "analysed", s.get("reason")
+    assert "public.ev(owner)" in section["whatif"]["chosen"]

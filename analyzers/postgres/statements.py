@@ -25,8 +25,17 @@ OWN_MARKER = "/* perfadvisor */"
 _EXPLAINABLE = {"select", "with", "update", "delete", "insert", "table", "values"}
 
 
+#: pg_stat_statements replaces the field of `extract(year FROM col)` with a placeholder, `EXTRACT($2 FROM col)`,
+#: which no PREPARE accepts (the grammar wants a keyword there). `date_part($2, col)` is the same function
+#: call in function syntax (PostgreSQL docs 9.9.1: "date_part is the traditional Postgres equivalent to
+#: extract"), so the statement can be prepared and costed (issue 11).
+_EXTRACT_PARAM = re.compile(r"\bextract\s*\(\s*\$(\d+)\s+from\s+", re.IGNORECASE)
+
+
 def rewrite_typed_literals(query: str) -> str:
-    """`interval $2` → `$2::interval`, `timestamptz $4` → `$4::timestamptz`; the rest unchanged."""
+    """`interval $2` → `$2::interval`, `timestamptz $4` → `$4::timestamptz`, `extract($2 from col)` →
+    `date_part($2, col)`; the rest unchanged."""
+    query = _EXTRACT_PARAM.sub(lambda m: f"date_part(${m.group(1)}, ", query)
     return _TYPED_LITERAL.sub(lambda m: f"${m.group(2)}::{m.group(1)}", query)
 
 
