@@ -258,3 +258,22 @@ def test_extract_with_a_placeholder_field_is_costed(pg_cluster):
     assert "extract($2 from ts)" in s["query"]  # the real text, as recorded
     assert s["status"] == "analysed", s.get("reason")
     assert "public.ev(owner)" in section["whatif"]["chosen"]
+
+
+def test_progress_line_on_a_terminal_only():
+    import io
+
+    from advisor.sampling import terminal_progress
+    from analyzers.postgres.budget import Progress
+
+    assert terminal_progress(io.StringIO()) is None  # not a terminal: quiet
+    lines = []
+    p = Progress(lines.append, statements=40)
+    p.explained = 40
+    p.show(force=True)
+    p.selection(12, 30, 0)  # within 0.2 s of the last line: not redrawn
+    p._last = 0.0
+    p.selection(30, 30, 5)
+    p.done()
+    assert lines == ["postgres: 40/40 statements explained",
+                     "postgres: 40/40 statements explained · 30/30 candidates costed · 5 indexes chosen", ""]
