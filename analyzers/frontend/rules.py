@@ -7,6 +7,7 @@ Sizes are bytes; "gzip" sizes are measured on the real files (model.GZIP_LEVEL) 
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections import defaultdict
 from typing import Any
@@ -199,6 +200,8 @@ def fe002_lazy_route(bundle: Bundle, settings: Settings) -> list[Finding]:
     everything = graph.reach(starts, edges) & set(init_bytes)
     gz_total, _ = initial_gzip(bundle)
     out = []
+    candidates = {r.component for r in bundle.routes
+                  if not r.lazy and r.component in init_bytes and r.component not in starts and not is_landing(r)}
     for r in bundle.routes:
         comp = r.component
         if r.lazy or comp not in init_bytes or comp in starts or is_landing(r):  # see notes()
@@ -206,6 +209,10 @@ def fe002_lazy_route(bundle: Bundle, settings: Settings) -> list[Finding]:
         ch = graph.chain(starts, comp, edges)
         if ch is None:
             continue
+        if any(n in candidates for n in ch[:-1]):
+            continue  # inside a route group advised as a whole (the outer split point carries it)
+        group = bool(r.path and r.path.endswith("*")) or any(
+            x.component != comp and comp in (graph.chain([comp], x.component, edges) or ()) for x in bundle.routes)
         stays = graph.reach(starts, edges, exclude={comp}) & set(init_bytes)
         leaving = sorted(everything - stays, key=lambda n: -init_bytes.get(n, 0))
         raw = sum(init_bytes.get(n, 0) for n in leaving)
@@ -219,14 +226,18 @@ def fe002_lazy_route(bundle: Bundle, settings: Settings) -> list[Finding]:
         out.append(Finding(
             rule="FE002", name="lazy-route", area=AREA,
             severity="high" if gz >= HIGH_SAVING_GZIP_BYTES else "medium", confidence="estimated",
-            title=f"Route {label} is in the initial load; lazy-loading it would save ~{fmt_bytes(gz)} gzip",
-            detail=(f"{comp} is imported statically ({' → '.join(ch)}), so it and everything only it "
+            title=f"Route {'group ' if group else ''}{label} is in the initial load; lazy-loading it would save "
+                  f"~{fmt_bytes(gz)} gzip",
+            detail=(("It renders a nested route subtree (a whole sub-application): one split point for all of it. "
+                     if group else "") +
+                    f"{comp} is imported statically ({' → '.join(ch)}), so it and everything only it "
                     f"imports ({', '.join(leaving[:5])}{' …' if len(leaving) > 5 else ''}) download on every "
                     f"first visit. Loading it with React.lazy would take an estimated {raw:,} minified bytes "
                     f"(~{gz:,} gzip, from {basis}) out of the initial load. Estimate: modules still reachable "
                     "from the entry without this route stay."),
             key=comp,
             evidence={"route": r.path, "component": comp, "detected_by": r.how, "import_chain": ch,
+                      "route_group": group,
                       "leaves_initial_load": [{"module": n, "minified_bytes": init_bytes.get(n, 0)}
                                               for n in leaving[:15]],
                       "estimated_saving_bytes": raw, "estimated_saving_gzip_bytes": gz},
@@ -722,9 +733,93 @@ def fe010_inline_source_map(bundle: Bundle, settings: Settings) -> list[Finding]
     )]
 
 
+def fe011_on_demand_package(bundle: Bundle, settings: Settings) -> list[Finding]:
+    """FE011 on-demand-package: a package in the initial load that app code reaches only through some
+    routes (e.g. a chart library used by one page's component): the component that imports it is advised to
+    be loaded with React.lazy where it is rendered, with the bytes that leave the initial load (estimated,
+    like FE002: modules still reachable from the entry without that component stay). Reported from
+    `min_split_saving_gzip_bytes` gzip."""
+    min_saving = _t(settings, "min_split_saving_gzip_bytes", MIN_SPLIT_SAVING_GZIP_BYTES)
+    init_bytes = graph.node_bytes(bundle, initial_only=True)
+    edges = graph.static_edges(bundle)
+    starts = graph.roots(bundle)
+    everything = graph.reach(starts, edges) & set(init_bytes)
+    route_comps = {r.component for r in bundle.routes if not is_landing(r)}
+    landing = {r.component for r in bundle.routes if is_landing(r)}
+    # what the entry needs without entering any route but the landing page
+    always = graph.reach(starts, edges, exclude=route_comps)
+    gz_total, _ = initial_gzip(bundle)
+    importers: dict[str, set[str]] = defaultdict(set)
+    for i in bundle.imports:
+        if i.kind == "static" and graph.is_package(i.imported) and not graph.is_package(i.importer):
+            importers[i.importer].add(i.imported)
+    out = []
+    for comp in sorted(importers):
+        if comp in starts or comp in route_comps or comp in landing or comp in always or comp not in everything:
+            continue
+        pkgs = sorted(p for p in importers[comp] if p in everything)
+        stays = graph.reach(starts, edges, exclude={comp}) & set(init_bytes)
+        leaving = sorted(everything - stays, key=lambda n: -init_bytes.get(n, 0))
+        heavy = [p for p in pkgs if p in leaving]
+        if not heavy:
+            continue
+        raw = sum(init_bytes.get(n, 0) for n in leaving)
+        gz, basis = _gzip_est(bundle, raw)
+        if gz < min_saving:
+            continue
+        ch = graph.chain(starts, comp, edges)
+        if not ch or len(ch) < 2:
+            continue
+        parent = ch[-2]
+        needed_by = sorted({r.path or r.component for r in bundle.routes if r.component in route_comps and
+                            comp in graph.reach([r.component], edges)})
+        spec = next((i.specifier for i in bundle.imports if i.importer == parent and i.imported == comp
+                     and i.kind == "static"), "")
+        stem = comp.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        barrel_users: list[str] = []
+        if not spec.rstrip("/").endswith(stem):  # imported through a barrel: import() the module itself
+            # a bundler keeps every module a barrel re-exports when the app is not marked side-effect free,
+            # so other static imports of the same barrel would keep the component in the entry chunk
+            barrel_users = sorted({i.importer for i in bundle.imports if i.specifier == spec and spec
+                                   and i.kind == "static" and i.importer != parent and i.importer in everything})
+            rel = posixpath.relpath(comp.rsplit(".", 1)[0], posixpath.dirname(parent))
+            spec = rel if rel.startswith(".") else "./" + rel
+        barrel_text = (f" {comp} is re-exported by the barrel that {', '.join(barrel_users)} also import(s) "
+                       "statically: without `\"sideEffects\": false` in package.json the bundler keeps everything "
+                       "a barrel re-exports, so import from the modules themselves there too."
+                       if barrel_users else "")
+        barrel_snippet = (f"\n\n// and in {', '.join(barrel_users)}: import from the module itself, not the barrel "
+                          "(or add \"sideEffects\": false to package.json)" if barrel_users else "")
+        names = ", ".join(p.rsplit("node_modules/", 1)[-1] for p in heavy)
+        out.append(Finding(
+            rule="FE011", name="on-demand-package", area=AREA,
+            severity="high" if gz >= HIGH_SAVING_GZIP_BYTES else "medium", confidence="estimated",
+            title=f"{names} is needed only by {', '.join(needed_by) or 'some routes'}: load {comp} on demand "
+                  f"(~{fmt_bytes(gz)} gzip out of the initial load)",
+            detail=(f"{comp} imports {names} and is reached only through "
+                    f"{', '.join(needed_by) or 'routes'} ({' → '.join(ch)}), yet it downloads on every first visit, "
+                    f"the landing page included. Loading {comp} with React.lazy in {parent} takes an estimated "
+                    f"{raw:,} minified bytes (~{gz:,} gzip, from {basis}) out of the initial load: "
+                    f"{', '.join(leaving[:5])}{' …' if len(leaving) > 5 else ''}. Estimate: modules still "
+                    "reachable from the entry without this component stay." + barrel_text),
+            key=comp,
+            evidence={"component": comp, "packages": [p.rsplit("node_modules/", 1)[-1] for p in heavy],
+                      "needed_by_routes": needed_by, "import_at": parent, "import_chain": ch,
+                      "leaves_initial_load": [{"module": n, "minified_bytes": init_bytes.get(n, 0)}
+                                              for n in leaving[:15]],
+                      "estimated_saving_bytes": raw, "estimated_saving_gzip_bytes": gz,
+                      "barrel_importers": barrel_users},
+            impact={"metric": "initial_js_gzip_bytes", "before": gz_total, "after": max(0, gz_total - gz)},
+            action={"kind": "code_change", "file": parent,
+                    "snippet": advice.lazy_route(parent, spec, comp) + barrel_snippet},
+            references=("https://react.dev/reference/react/lazy",),
+        ))
+    return out
+
+
 FE_RULES = (fe001_initial_js_budget, fe002_lazy_route, fe003_heavy_package, fe004_duplicate_package,
             fe005_oversized_chunk, fe006_defeated_dynamic_import, fe007_tree_shaking_blocked, fe008_heavy_image,
-            fe009_context_module, fe010_inline_source_map)
+            fe009_context_module, fe010_inline_source_map, fe011_on_demand_package)
 
 
 def run(bundle: Bundle, settings: Settings) -> list[Finding]:

@@ -232,3 +232,12 @@ def pnpm_vite_project(tmp_path_factory) -> Path:
           "--store-dir", str(CACHE / "pnpm-store")], proj)
     _run([*PNPM, "run", "build"], proj)
     return proj
+
+
+@pytest.fixture(scope="session")
+def ts_project(tmp_path_factory) -> Path:
+    """tests/fixtures/vite-ts-app (TypeScript, @/ aliases, a barrel, chart.js on one route, a nested route
+    subtree), installed and built."""
+    proj = project_copy("vite-ts-app", tmp_path_factory.mktemp("ts") / "app")
+    build(proj)
+    return proj

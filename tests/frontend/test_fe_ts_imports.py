@@ -6,17 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from analyzers.frontend import imports, project
-from tests.frontend.conftest import build, loaded, project_copy
-
-
-@pytest.fixture(scope="session")
-def ts_project(tmp_path_factory):
-    proj = project_copy("vite-ts-app", tmp_path_factory.mktemp("ts") / "app")
-    build(proj)
-    return proj
+from tests.frontend.conftest import loaded
 
 
 def _edges(b):
