@@ -52,8 +52,9 @@ def load_bundle(path: str | Path, compress: bool = True) -> Bundle:
 
 
 def _with_config_file(bundle: Bundle) -> Bundle:
-    """The bundle with bundler["config_file"]: the app's own config file (project-relative), so advice names
-    it (project.config_file); left out when none is found."""
+    """The bundle with bundler["config_file"] (the app's own config file, project-relative, so advice names
+    it: project.config_file) and bundler["tsconfig"], ["ts_module"] (project.ts_module); each left out when
+    not found."""
     import dataclasses
 
     from analyzers.frontend import dist, project
@@ -61,9 +62,13 @@ def _with_config_file(bundle: Bundle) -> Bundle:
     src = Path(bundle.source)
     root = dist.project_root(src.parent if src.is_file() else src)
     found = project.config_file(root, str(bundle.bundler.get("name")))
-    if not found:
+    extra: dict[str, Any] = {"config_file": found} if found else {}
+    ts = project.ts_module(root)
+    if ts:
+        extra.update(tsconfig=ts[0], ts_module=ts[1])
+    if not extra:
         return bundle
-    return dataclasses.replace(bundle, bundler={**bundle.bundler, "config_file": found})
+    return dataclasses.replace(bundle, bundler={**bundle.bundler, **extra})
 
 
 def _load(p: Path, compress: bool) -> Bundle:

@@ -134,3 +134,28 @@ def aliases(root: Path | None) -> dict[str, str]:
             prefix = key.rstrip("/") + "/"
             out.setdefault(prefix, (rel + "/") if rel else "")
     return out
+
+
+def ts_module(root: Path | None) -> tuple[str, str] | None:
+    """(tsconfig file, its compilerOptions.module lower-cased, e.g. "commonjs") from the project's tsconfig
+    (TSCONFIG_NAMES order, JSONC), or None when no tsconfig sets it. One level of `extends` to a local file
+    is followed (https://www.typescriptlang.org/tsconfig/#module)."""
+    if root is None or not root.is_dir():
+        return None
+    for name in TSCONFIG_NAMES:
+        path = root / name
+        for _ in range(2):
+            try:
+                data = _jsonc(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError):
+                break
+            if not isinstance(data, dict):
+                break
+            opts = data.get("compilerOptions")
+            if isinstance(opts, dict) and isinstance(opts.get("module"), str):
+                return name, opts["module"].lower()
+            ext = data.get("extends")
+            if not (isinstance(ext, str) and ext.startswith(".")):
+                break
+            path = (path.parent / ext) if ext.endswith(".json") else (path.parent / (ext + ".json"))
+    return None

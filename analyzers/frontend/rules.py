@@ -817,9 +817,68 @@ def fe011_on_demand_package(bundle: Bundle, settings: Settings) -> list[Finding]
     return out
 
 
+# TypeScript `module` values that emit CommonJS: import() becomes require(), imports become require()
+# (https://www.typescriptlang.org/tsconfig/#module; webpack tree-shakes and splits only ES modules,
+# https://webpack.js.org/guides/tree-shaking/).
+TS_COMMONJS_MODULES = ("commonjs", "umd", "amd")
+
+
+def fe012_ts_commonjs(bundle: Bundle, settings: Settings) -> list[Finding]:
+    """FE012 ts-commonjs: TypeScript emits CommonJS (tsconfig `module: commonjs`, or the build shows the app's
+    own .ts modules as CommonJS), so import() becomes require() and the dynamic import's target lands in
+    the initial load, and unused exports cannot be dropped. The cost: initial bytes reachable only from
+    dynamic imports (measured where the bundle is; estimated as what an ES-module build would split off)."""
+    ts_mod = str(bundle.bundler.get("ts_module") or "")
+    ts_app = {m.path for m in bundle.modules if m.path.endswith((".ts", ".tsx")) and not m.package_path}
+    cjs_app = sorted({b["module"] for b in bundle.bailouts if b["module"] in ts_app
+                      and any("CommonJS" in r for r in b["reasons"])})
+    if not ts_app or not (ts_mod in TS_COMMONJS_MODULES or cjs_app):
+        return []
+    init_bytes = graph.node_bytes(bundle, initial_only=True)
+    edges = graph.static_edges(bundle)
+    starts = graph.roots(bundle)
+    static_reach = graph.reach(starts, edges)
+    dyn_targets = sorted({i.imported for i in bundle.imports if i.kind == "dynamic" and i.imported in init_bytes
+                          and i.imported not in static_reach})
+    stuck = sorted(graph.reach(dyn_targets, edges) - static_reach & set(init_bytes),
+                   key=lambda n: -init_bytes.get(n, 0))
+    raw = sum(init_bytes.get(n, 0) for n in stuck)
+    gz, basis = _gzip_est(bundle, raw)
+    gz_total, _ = initial_gzip(bundle)
+    tsconfig = bundle.bundler.get("tsconfig") or "tsconfig.json"
+    source = (f"{tsconfig} sets \"module\": \"{ts_mod}\"" if ts_mod in TS_COMMONJS_MODULES else
+              f"webpack reports the app's own TypeScript modules as CommonJS ({', '.join(cjs_app[:3])})")
+    return [Finding(
+        rule="FE012", name="ts-commonjs", area=AREA,
+        severity="high" if gz >= HIGH_SAVING_GZIP_BYTES else "medium" if raw else "low",
+        confidence="estimated",
+        title=(f"TypeScript emits CommonJS: {len(dyn_targets)} import() kept in the initial load "
+               f"(~{fmt_bytes(gz)} gzip)" if dyn_targets else "TypeScript emits CommonJS: tree shaking and "
+               "code splitting of the app's modules are off"),
+        detail=(f"{source}. TypeScript then compiles import() to require(), so the bundler cannot split "
+                f"{', '.join(dyn_targets[:3]) or 'anything'} off, and its CommonJS exports cannot be "
+                f"tree-shaken. In the initial load only because of it: {', '.join(stuck[:5])}"
+                f"{' …' if len(stuck) > 5 else ''} — {raw:,} minified bytes (~{gz:,} gzip, from {basis})."),
+        key="ts-module",
+        evidence={"tsconfig": tsconfig, "module": ts_mod or None, "commonjs_app_modules": cjs_app[:10],
+                  "dynamic_imports_in_initial_load": dyn_targets,
+                  "stuck_in_initial_load": [{"module": n, "minified_bytes": init_bytes.get(n, 0)} for n in stuck[:15]],
+                  "estimated_saving_bytes": raw, "estimated_saving_gzip_bytes": gz},
+        impact=({"metric": "initial_js_gzip_bytes", "before": gz_total, "after": max(0, gz_total - gz)}
+                if raw else None),
+        action={"kind": "config", "file": tsconfig,
+                "snippet": (f"// {tsconfig}\n\"compilerOptions\": {{\n-  \"module\": \"{ts_mod or 'commonjs'}\",\n"
+                            "+  \"module\": \"esnext\",\n+  \"moduleResolution\": \"bundler\",\n}\n"
+                            "// (a Node-side tool that needs CommonJS can keep its own tsconfig)")},
+        references=("https://www.typescriptlang.org/tsconfig/#module",
+                    "https://webpack.js.org/guides/code-splitting/#dynamic-imports"),
+    )]
+
+
 FE_RULES = (fe001_initial_js_budget, fe002_lazy_route, fe003_heavy_package, fe004_duplicate_package,
             fe005_oversized_chunk, fe006_defeated_dynamic_import, fe007_tree_shaking_blocked, fe008_heavy_image,
-            fe009_context_module, fe010_inline_source_map, fe011_on_demand_package)
+            fe009_context_module, fe010_inline_source_map, fe011_on_demand_package,
+            fe012_ts_commonjs)
 
 
 def run(bundle: Bundle, settings: Settings) -> list[Finding]:
