@@ -37,6 +37,7 @@ def measure_files(root: Path, compress: bool = True) -> tuple[tuple[BuiltFile, .
     ({"gz": [paths that have a .gz], "br": [...]})."""
     files: list[BuiltFile] = []
     pre: dict[str, list[str]] = {"gz": [], "br": []}
+    budget = images.Budget()  # one encoding-time budget per build (images.IMAGE_TIME_BUDGET_S)
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != "node_modules")
         for fn in sorted(filenames):
@@ -60,11 +61,11 @@ def measure_files(root: Path, compress: bool = True) -> tuple[tuple[BuiltFile, .
             text_like = kind in ("js", "css", "html") or fn.endswith((".svg", ".json", ".txt", ".xml"))
             gz = gzip_size(data) if compress and text_like else None
             br = brotli_size(data) if compress and text_like else None
-            webp = avif = None
+            webp = avif = how = None
             if compress and kind == "image":
-                webp, avif = images.modern_sizes(full)
+                webp, avif, how = images.measure(full, budget)
             inline_gz = gzip_size(data + inline) - gz if inline and gz is not None else None
-            files.append(BuiltFile(rel, kind, len(data), gz, br, webp, avif, len(inline), inline_gz))
+            files.append(BuiltFile(rel, kind, len(data), gz, br, webp, avif, len(inline), inline_gz, how))
     return tuple(files), pre
 
 

@@ -166,12 +166,14 @@ class BuiltFile:
     # of the file WITHOUT it, so that every size reported is the code's (sourcemaps.split_inline_map).
     inline_map_bytes: int = 0
     inline_map_gzip_bytes: int | None = None
+    # images only: how webp/avif bytes were obtained, "encoded" | "sampled" | "model" (images.measure)
+    modern_measure: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = {"path": self.path, "kind": self.kind, "raw_bytes": self.raw_bytes,
              "gzip_bytes": self.gzip_bytes, "brotli_bytes": self.brotli_bytes}
         if self.kind == "image":
-            d.update(webp_bytes=self.webp_bytes, avif_bytes=self.avif_bytes)
+            d.update(webp_bytes=self.webp_bytes, avif_bytes=self.avif_bytes, modern_measure=self.modern_measure)
         if self.inline_map_bytes:
             d.update(inline_map_bytes=self.inline_map_bytes, inline_map_gzip_bytes=self.inline_map_gzip_bytes)
         return d
@@ -180,7 +182,7 @@ class BuiltFile:
     def from_dict(cls, d: dict[str, Any]) -> BuiltFile:
         return cls(d["path"], d["kind"], d["raw_bytes"], d.get("gzip_bytes"), d.get("brotli_bytes"),
                    d.get("webp_bytes"), d.get("avif_bytes"), d.get("inline_map_bytes", 0),
-                   d.get("inline_map_gzip_bytes"))
+                   d.get("inline_map_gzip_bytes"), d.get("modern_measure"))
 
 
 @dataclass(frozen=True)
