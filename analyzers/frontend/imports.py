@@ -178,6 +178,68 @@ def _provider(module: str, name: str, sources: dict[str, str], resolve_from, dep
     return module
 
 
+# An event handler's definition: `function handleX(`, `const onX = (…) =>`/`async (…) =>`/`function`, or a
+# JSX `onX={(…) => {` / `onX={async () => {` attribute (React's naming convention for handlers).
+_HANDLER = re.compile(r"""\bfunction\s+((?:handle|on)[A-Z]\w*)\s*\(|"""
+                      r"""\b(?:const|let|var)\s+((?:handle|on)[A-Z]\w*)\s*=\s*(?:async\s*)?(?:function\b|\([^)]*\)\s*=>|\w+\s*=>)|"""
+                      r"""\b(on[A-Z]\w*)\s*=\s*\{\s*(?:async\s*)?\([^)]*\)\s*=>""")
+
+
+def _locals(clause: str) -> list[str]:
+    """The local names an import clause binds (`moment`, `{ format as fmt }` → fmt, `* as ns` → ns)."""
+    out = []
+    head, _, braced = clause.partition("{")
+    for part in head.split(","):
+        part = part.strip()
+        if part.startswith("* as "):
+            out.append(part[5:].strip())
+        elif part and part != "type":
+            out.append(part)
+    for part in braced.rstrip("} \n").split(","):
+        part = part.strip()
+        if part and not part.startswith("type "):
+            out.append(part.split(" as ")[-1].strip())
+    return [x for x in out if re.fullmatch(r"[A-Za-z_$][\w$]*", x)]
+
+
+def _body(code: str, start: int) -> tuple[int, int] | None:
+    """(start, end) of the brace-delimited body opening at the first `{` at or after `start`."""
+    i = code.find("{", start)
+    if i < 0:
+        return None
+    depth = 0
+    for j in range(i, len(code)):
+        c = code[j]
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i, j
+    return None
+
+
+def handler_only(code: str, statement_end: int, names: list[str]) -> tuple[str, ...]:
+    """The event handlers (by name) inside which every use of `names` after the import statement lies, or ()
+    when any use is elsewhere (or there is none). `code` has its comments blanked (strip_comments)."""
+    bodies = []
+    for m in _HANDLER.finditer(code):
+        span = _body(code, m.end() - 1 if code[m.end() - 1] == "{" else m.end())
+        if span:
+            bodies.append((span, next(g for g in m.groups() if g)))
+    found: set[str] = set()
+    uses = 0
+    for name in names:
+        for u in re.finditer(r"(?<![\w$.])" + re.escape(name) + r"(?![\w$])", code[statement_end:]):
+            pos = statement_end + u.start()
+            uses += 1
+            inside = [h for (a, b), h in bodies if a < pos < b]
+            if not inside:
+                return ()
+            found.add(inside[-1])
+    return tuple(sorted(found)) if uses else ()
+
+
 def scan(sources: dict[str, str], modules: Iterable[str], links: dict[str, str] | None = None,
          aliases: dict[str, str] | None = None) -> list[Import]:
     """Import edges between graph nodes, from module path → original source text (`links`, `aliases`: see
@@ -192,15 +254,20 @@ def scan(sources: dict[str, str], modules: Iterable[str], links: dict[str, str] 
         return resolve(importer, spec, module_set, package_paths, links, aliases)
 
     edges: dict[tuple[str, str, str], str] = {}
+    only: dict[tuple[str, str], tuple[str, ...]] = {}
     for path, text in code.items():
         src_node = node_of(path)
         found: list[tuple[str, str, list[str] | None]] = [(s, "dynamic", None)
                                                           for s in {m.group(1) for m in _DYNAMIC.finditer(text)}]
+        handlers: dict[str, tuple[str, ...]] = {}
         for m in _STATIC.finditer(text):
             if is_type_only(m.group(0)):
                 continue
             clause = _CLAUSE.match(m.group(0).strip())
-            names = _named(clause.group(1)) if clause and m.group(0).strip().startswith("import") else None
+            is_import = m.group(0).strip().startswith("import")
+            names = _named(clause.group(1)) if clause and is_import else None
+            if clause and is_import and not m.group(1).startswith("."):
+                handlers[m.group(1)] = handler_only(text, m.end(), _locals(clause.group(1)))
             found.append((m.group(1), "static", names))
         found += [(m.group(1), "static", None) for m in _REQUIRE.finditer(text)]
         for spec, kind, names in found:
@@ -213,7 +280,10 @@ def scan(sources: dict[str, str], modules: Iterable[str], links: dict[str, str] 
             for t in targets:
                 if t != src_node:
                     edges.setdefault((src_node, t, kind), spec)
-    return [Import(a, b, k, s) for (a, b, k), s in sorted(edges.items())]
+                    if kind == "static" and handlers.get(spec) and package_of(t + "/x"):
+                        only[(src_node, t)] = handlers[spec]
+    return [Import(a, b, k, s, only.get((a, b), ()) if k == "static" else ())
+            for (a, b, k), s in sorted(edges.items())]
 
 
 def find_routes(sources: dict[str, str], modules: Iterable[str],

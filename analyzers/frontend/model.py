@@ -248,14 +248,20 @@ class Import:
     imported: str
     kind: str
     specifier: str = ""
+    # a static import whose bindings are used only inside these event handlers (`handleExport`,
+    # `onClick={…}`): the import could be an `await import()` there (imports.handler_only)
+    handlers: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"importer": self.importer, "imported": self.imported, "kind": self.kind,
-                "specifier": self.specifier}
+        d = {"importer": self.importer, "imported": self.imported, "kind": self.kind,
+             "specifier": self.specifier}
+        if self.handlers:
+            d["handlers"] = list(self.handlers)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Import:
-        return cls(d["importer"], d["imported"], d["kind"], d.get("specifier", ""))
+        return cls(d["importer"], d["imported"], d["kind"], d.get("specifier", ""), tuple(d.get("handlers", ())))
 
 
 @dataclass(frozen=True)

@@ -739,11 +739,63 @@ def fe010_inline_source_map(bundle: Bundle, settings: Settings) -> list[Finding]
     )]
 
 
+def _handler_findings(bundle: Bundle, settings: Settings) -> list[Finding]:
+    """FE011's second case: a package in the initial load that one module uses only inside event handlers
+    (Import.handlers): `await import()` in the handler takes it out of the initial load."""
+    min_saving = _t(settings, "min_split_saving_gzip_bytes", MIN_SPLIT_SAVING_GZIP_BYTES)
+    init_bytes = graph.node_bytes(bundle, initial_only=True)
+    starts = graph.roots(bundle)
+    gz_total, _ = initial_gzip(bundle)
+    out = []
+    for imp in bundle.imports:
+        if not imp.handlers or imp.imported not in init_bytes:
+            continue
+        others = [i for i in bundle.imports if i.kind == "static" and i.imported == imp.imported
+                  and i.importer != imp.importer and not i.handlers]
+        if any(not graph.is_package(i.importer) for i in others):
+            continue  # other app code needs it statically too
+        edges = graph.static_edges(bundle)
+        without = {k: [x for x in v if not (k == imp.importer and x == imp.imported)] for k, v in edges.items()}
+        stays = graph.reach(starts, without)
+        leaving = sorted((graph.reach([imp.imported], edges) & set(init_bytes)) - stays,
+                         key=lambda n: -init_bytes.get(n, 0))
+        raw = sum(init_bytes.get(n, 0) for n in leaving)
+        gz, basis = _gzip_est(bundle, raw)
+        if gz < min_saving:
+            continue
+        pkg = imp.imported.rsplit("node_modules/", 1)[-1]
+        where = ", ".join(imp.handlers)
+        out.append(Finding(
+            rule="FE011", name="on-demand-package", area=AREA,
+            severity="high" if gz >= HIGH_SAVING_GZIP_BYTES else "medium", confidence="estimated",
+            title=f"{pkg} is used only in {where} ({imp.importer}): import it there with await import() "
+                  f"(~{fmt_bytes(gz)} gzip out of the initial load)",
+            detail=(f"{imp.importer} imports {pkg} statically but uses it only inside the event handler(s) "
+                    f"{where} (a lexical scan of the source), so {raw:,} minified bytes (~{gz:,} gzip, from "
+                    f"{basis}) download on every first visit for a click that may never come. Loading it in "
+                    "the handler fetches it on first use instead."),
+            key=f"handler:{imp.importer}:{imp.imported}",
+            evidence={"module": imp.importer, "package": pkg, "handlers": list(imp.handlers),
+                      "leaves_initial_load": [{"module": n, "minified_bytes": init_bytes.get(n, 0)}
+                                              for n in leaving[:15]],
+                      "estimated_saving_bytes": raw, "estimated_saving_gzip_bytes": gz},
+            impact={"metric": "initial_js_gzip_bytes", "before": gz_total, "after": max(0, gz_total - gz)},
+            action={"kind": "code_change", "file": imp.importer,
+                    "snippet": (f"// {imp.importer}\n-import … from \"{imp.specifier}\";\n"
+                                f" async function {imp.handlers[0]}(…) {{\n"
+                                f"+  const {{ default: lib }} = await import(\"{imp.specifier}\");\n"
+                                "   … use lib as before …\n }")},
+            references=("https://developer.mozilla.org/en-US/docs/Web/JavaScript/Reference/Operators/import",),
+        ))
+    return out
+
+
 def fe011_on_demand_package(bundle: Bundle, settings: Settings) -> list[Finding]:
     """FE011 on-demand-package: a package in the initial load that app code reaches only through some
     routes (e.g. a chart library used by one page's component): the component that imports it is advised to
     be loaded with React.lazy where it is rendered, with the bytes that leave the initial load (estimated,
-    like FE002: modules still reachable from the entry without that component stay). Reported from
+    like FE002: modules still reachable from the entry without that component stay); and a package one module
+    uses only inside event handlers, advised as `await import()` there (_handler_findings). Reported from
     `min_split_saving_gzip_bytes` gzip."""
     min_saving = _t(settings, "min_split_saving_gzip_bytes", MIN_SPLIT_SAVING_GZIP_BYTES)
     init_bytes = graph.node_bytes(bundle, initial_only=True)
@@ -820,7 +872,7 @@ def fe011_on_demand_package(bundle: Bundle, settings: Settings) -> list[Finding]
                     "snippet": advice.lazy_route(parent, spec, comp) + barrel_snippet},
             references=("https://react.dev/reference/react/lazy",),
         ))
-    return out
+    return out + _handler_findings(bundle, settings)
 
 
 # TypeScript `module` values that emit CommonJS: import() becomes require(), imports become require()

@@ -14,7 +14,7 @@ def _by(found, code):
 
 def test_chart_library_needed_by_one_route_is_advised_on_demand(ts_project):
     found = rules.run(loaded(ts_project / "dist"), Settings())
-    od = _by(found, "FE011")
+    od = [f for f in _by(found, "FE011") if not f.key.startswith("handler:")]
     assert [f.evidence["component"] for f in od] == ["src/components/SalesChart.tsx"]
     f = od[0]
     assert f.evidence["packages"] == ["chart.js"] and f.evidence["needed_by_routes"] == ["/dashboard"]
@@ -42,7 +42,7 @@ def test_on_demand_estimate_matches_a_real_rebuild(ts_project, tmp_path):
     side-effect free, so a static import of the barrel keeps all it re-exports in the entry chunk: that alone
     moves moment out too, which is not this finding's saving), then also SalesChart lazy in Dashboard as
     advised: the estimate is for the second step."""
-    f = _by(rules.run(loaded(ts_project / "dist"), Settings()), "FE011")[0]
+    f = [x for x in _by(rules.run(loaded(ts_project / "dist"), Settings()), "FE011") if x.key == x.evidence.get("component")][0]
     estimate = f.evidence["estimated_saving_gzip_bytes"]
     # the advice's second half: Home imports Badge through the same barrel, which would keep SalesChart
     assert f.evidence["barrel_importers"] == ["src/pages/Home.tsx"]
@@ -66,3 +66,34 @@ def test_on_demand_estimate_matches_a_real_rebuild(ts_project, tmp_path):
     real_drop = before.initial_bytes("js", "gzip_bytes") - after.initial_bytes("js", "gzip_bytes")
     assert real_drop > 0
     assert abs(estimate - real_drop) / real_drop < 0.25, (estimate, real_drop)
+
+
+def test_formatter_used_only_in_a_click_handler_is_advised_as_await_import(ts_project, tmp_path):
+    before = loaded(ts_project / "dist")
+    f = next(x for x in _by(rules.run(before, Settings()), "FE011") if x.key.startswith("handler:"))
+    assert f.evidence["module"] == "src/components/ExportButton.tsx" and f.evidence["package"] == "moment"
+    assert f.evidence["handlers"] == ["handleExport"] and 'await import("moment")' in f.action["snippet"]
+    estimate = f.evidence["estimated_saving_gzip_bytes"]
+    proj = project_copy("vite-ts-app", tmp_path / "await-import")
+    btn = proj / "src" / "components" / "ExportButton.tsx"
+    text = btn.read_text().replace('import moment from "moment";\n', "")
+    text = text.replace("  function handleExport() {\n",
+                        '  async function handleExport() {\n    const { default: moment } = await import("moment");\n')
+    btn.write_text(text)
+    after = load_bundle(build(proj))
+    assert not [x for x in _by(rules.run(after, Settings()), "FE011") if x.key.startswith("handler:")]
+    real_drop = before.initial_bytes("js", "gzip_bytes") - after.initial_bytes("js", "gzip_bytes")
+    assert real_drop > 0 and abs(estimate - real_drop) / real_drop < 0.25, (estimate, real_drop)
+
+
+def test_handler_only_is_lexical_and_conservative():
+    from analyzers.frontend.imports import handler_only, strip_comments
+
+    code = strip_comments('import m from "m";\nfunction handleX() { m(); }\nconst y = () => { return 1; };\n')
+    end = code.index(";") + 1
+    assert handler_only(code, end, ["m"]) == ("handleX",)
+    used_outside = code + "m();\n"
+    assert handler_only(used_outside, end, ["m"]) == ()
+    jsx = strip_comments('import m from "m";\nconst B = () => <b onClick={async () => { m(); }} />;\n')
+    assert handler_only(jsx, jsx.index(";") + 1, ["m"]) == ("onClick",)
+    assert handler_only(code, end, ["unused"]) == ()
