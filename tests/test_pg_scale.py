@@ -277,3 +277,42 @@ def test_progress_line_on_a_terminal_only():
     p.done()
     assert lines == ["postgres: 40/40 statements explained",
                      "postgres: 40/40 statements explained · 30/30 candidates costed · 5 indexes chosen", ""]
+
+
+# --- partitioned tables --------------------------------------------------------------------------------------
+
+def test_partitioned_table_index_and_its_online_route_run(pg_cluster):
+    """A statement on a partitioned table lacking an index gets PG001 on the partitioned table, with the
+    per-partition CONCURRENTLY + ATTACH PARTITION route; that route runs and yields a valid index the plan uses."""
+    from analyzers.postgres import analyze as pg_analyze
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS parts")
+        conn.execute("CREATE DATABASE parts")
+    dsn = pg_cluster.dsn("parts")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET pg_stat_statements.track = 'none'")
+        conn.execute("CREATE EXTENSION pg_stat_statements; CREATE EXTENSION hypopg")
+        conn.execute("CREATE TABLE m (city int, ts date, v int) PARTITION BY RANGE (ts)")
+        conn.execute("CREATE TABLE m_h1 PARTITION OF m FOR VALUES FROM ('2024-01-01') TO ('2024-07-01')")
+        conn.execute("CREATE TABLE m_h2 PARTITION OF m FOR VALUES FROM ('2024-07-01') TO ('2025-01-01')")
+        conn.execute("INSERT INTO m SELECT g % 500, date '2024-01-01' + (g % 360), g FROM generate_series(1, 100000) g")
+        conn.execute("ANALYZE m")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for i in range(3):
+            conn.execute("SELECT avg(v) FROM m WHERE city = %s AND ts >= %s", (i, "2024-08-01")).fetchall()
+    settings_ = build_settings("/nonexistent/perfadvisor.toml", target_flags={"postgres": {"dsn": dsn}},
+                               threshold_flags={"postgres": {"workload_share": 1.0}})
+    section = collect(settings_)
+    found = [f for f in pg_analyze(section, settings_).findings if f.rule == "PG001" and f.index.table == "m"]
+    assert found, [f.id for f in pg_analyze(section, settings_).findings]
+    f = found[0]
+    assert "CONCURRENTLY" not in f.action["sql"] and "partitioned (2 partitions)" in f.detail
+    route = f.evidence["partitioned"]
+    assert route["partitions"] == 2 and len(route["online_sql"]) == 5
+    with psycopg.connect(dsn, autocommit=True) as conn:  # CONCURRENTLY cannot run in a transaction block
+        for stmt in route["online_sql"]:
+            conn.execute(stmt)
+        valid = conn.execute("SELECT bool_and(i.indisvalid) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+                             "WHERE c.relname IN ('m', 'm_h1', 'm_h2')").fetchone()[0]
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN SELECT avg(v) FROM m WHERE city = 3 AND ts >= '2024-08-01'"))
+    assert valid and "m_h2_" in plan and "Index" in plan, plan

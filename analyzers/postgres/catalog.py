@@ -32,7 +32,10 @@ SELECT n.nspname AS schema, c.relname AS table, c.relkind::text AS relkind, c.re
        s.last_vacuum::text AS last_vacuum, s.last_autovacuum::text AS last_autovacuum,
        s.vacuum_count, s.autovacuum_count, s.analyze_count, s.autoanalyze_count,
        io.heap_blks_read, io.heap_blks_hit, io.idx_blks_read, io.idx_blks_hit,
-       c.reloptions::text[] AS reloptions
+       c.reloptions::text[] AS reloptions,
+       (SELECT ARRAY[pn.nspname::text, p.relname::text] FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+        JOIN pg_namespace pn ON pn.oid = p.relnamespace
+        WHERE i.inhrelid = c.oid AND p.relkind = 'p') AS partition_of
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
 LEFT JOIN pg_statio_user_tables io ON io.relid = c.oid

@@ -7,6 +7,7 @@ PG005 unused-index. See docs/rules/PG00x.md.
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from typing import Any
 
@@ -169,6 +170,11 @@ def missing_index_findings(section: dict[str, Any], settings: Settings) -> tuple
                       "itself)." for r in rows if r.get("pattern_search"))
         via += "".join(f" {'The statement' if n == 1 else 'Statement ' + qid} reads {spec.table} through view "
                        f"{', '.join(vs)}; the index goes on the base table." for qid, vs in through.items() if vs)
+        route = partitioned_route(spec, section["tables"])
+        if route:
+            via += (f" {spec.table} is partitioned ({route['partitioned']['partitions']} partitions): CREATE INDEX "
+                    "on it blocks writes to every partition while it runs; evidence.partitioned.online_sql builds "
+                    "it partition by partition with CONCURRENTLY and attaches each (PostgreSQL docs 5.11.2.2).")
         out.append(Finding(
             rule="PG001", name="missing-index", area="postgres",
             severity=_severity(saved / total_per_hour if total_per_hour else 0.0), confidence="verified",
@@ -180,6 +186,7 @@ def missing_index_findings(section: dict[str, Any], settings: Settings) -> tuple
                     f"Estimated size {fmt_bytes(size_b)} (hypopg_relation_size).{same_text}{via}"),
             key=spec.label,
             evidence={"statements": rows, "estimated_size_bytes": size_b, **({"via_views": views} if views else {}),
+                      **route,
                       "stats_window": window, "method": "HypoPG hypothetical index, workload-wide greedy "
                       "selection; cost_before is with every other chosen index, cost_after adds this one"},
             impact={"metric": "exec_time_ms_per_hour", "before": round(before_ms, 1), "after": round(after_ms, 1),
@@ -438,6 +445,38 @@ def foreign_key_findings(section: dict[str, Any], recommended: list[Finding]) ->
                    {"kind": "create_index", "sql": _create_sql(spec, tables) + ";"},
             index=spec, references=(DOCS + "ddl-constraints.html#DDL-CONSTRAINTS-FK",)))
     return out
+
+
+def _index_name(table: str, spec: IndexSpec) -> str:
+    """A readable index name within PostgreSQL's 63 bytes: table_col1_col2_idx (expressions as their words)."""
+    words = "_".join(w for c in spec.columns for w in re.findall(r"[a-z0-9]+", c.lower()) if w not in ("desc", "asc"))
+    return f"{table[:30]}_{words[:28]}_idx"
+
+
+def partitioned_route(spec: IndexSpec, tables: list[dict[str, Any]]) -> dict[str, Any]:
+    """For an index on a partitioned table: {"partitioned": {"partitions": n, "online_sql": [...]}}, the route
+    that never locks the whole table (PostgreSQL docs 5.11.2.2): an invalid index ON ONLY the parent, then per
+    partition CREATE INDEX CONCURRENTLY and ALTER INDEX … ATTACH PARTITION; the parent index becomes valid
+    when every partition's is attached. {} for other tables. A partition that is itself partitioned is
+    listed in "not_written" (its own partitions need the same route)."""
+    parent = next((t for t in tables if (t["schema"], t["table"]) == (spec.schema, spec.table)), None)
+    if not parent or parent.get("relkind") != "p":
+        return {}
+    parts = [t for t in tables if list(t.get("partition_of") or []) == [spec.schema, spec.table]]
+    name = _index_name(spec.table, spec)
+    head = create_index_sql(spec).replace("CREATE INDEX ON ", f"CREATE INDEX {quote_ident(name)} ON ONLY ", 1)
+    sqls, nested = [head + ";"], []
+    for t in parts:
+        if t.get("relkind") == "p":
+            nested.append(f"{t['schema']}.{t['table']}")
+            continue
+        pname = _index_name(t["table"], spec)
+        part_spec = IndexSpec(t["schema"], t["table"], spec.columns, None, spec.method, spec.include, spec.where)
+        sqls.append(create_index_sql(part_spec, concurrently=True).replace(
+            "CREATE INDEX CONCURRENTLY ON ", f"CREATE INDEX CONCURRENTLY {quote_ident(pname)} ON ", 1) + ";")
+        sqls.append(f"ALTER INDEX {quote_ident(spec.schema)}.{quote_ident(name)} ATTACH PARTITION "
+                    f"{quote_ident(t['schema'])}.{quote_ident(pname)};")
+    return {"partitioned": {"partitions": len(parts), "online_sql": sqls, **({"not_written": nested} if nested else {})}}
 
 
 def _create_sql(spec: IndexSpec, tables: dict) -> str:
