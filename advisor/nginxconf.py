@@ -229,6 +229,14 @@ def merge_server_snippet(server_block: str, snippet: str, block_name: str = "ser
     s_servers = [n for n in s_nodes if n.name == "server" and n.children is not None]
     s_body = (s_servers[0].body_start, s_servers[0].body_end, s_servers[0].children) if s_servers \
         else (0, len(snippet), tuple(s_nodes))
+    try:
+        return _merge(server_block, servers, body_start, body_end, snippet, s_body, items, tail, indent)
+    except ConfigError as e:  # text the snippet's parse let through but its pieces do not re-read (a stray quote)
+        raise ConfigError(f"{snippet_name}: cannot be merged: {e}") from None
+
+
+def _merge(server_block: str, servers: list, body_start: int, body_end: int, snippet: str, s_body: tuple,
+           items: list, tail: str, indent: str) -> str:
     new, s_tail = _items(snippet, *s_body, dedent=True)
     added = 0
     for item in new:

@@ -30,7 +30,7 @@ FALLBACK_PORTS = (31450, 31451)
 ROUTES = ("/api/categories", "/api/products/1", "/api/products/2", "/api/products?category=1")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def shop():
     from advisor.stack import Ports, Stack, StackConfig
 

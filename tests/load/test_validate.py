@@ -58,9 +58,13 @@ def test_the_loop_measures_before_and_after_and_writes_one_page(server, lenient_
     out = tmp_path / "v"
     res = _validate(out, lenient_config, pgshop_dsn, "--restart", _restart_cmd(marker),
                     "--health", f"http://127.0.0.1:{PORT}/fast")
-    assert res.exit_code == 0, res.output
     doc = json.loads((out / "validate.json").read_text())
-    assert doc["status"] == "complete"
+    assert doc["status"] == "complete", res.output
+    # Exit 1 exactly when compare found a significant regression. Here /fast may really get a little slower once
+    # /slow is fixed: the same users then send more requests to the one server (seen in CI: +13% p95).
+    regressed = doc["compare"]["summary"]["regressed"]
+    assert res.exit_code == (1 if regressed else 0) == doc["exit_code"], res.output
+    assert all(r.startswith("GET /fast") for r in regressed), regressed
     assert [s["step"] for s in doc["steps"]] == ["before", "analyze", "apply", "restart", "after", "analyze after",
                                                 "compare"]
     assert all(s["status"] == "done" for s in doc["steps"]), doc["steps"]
@@ -78,8 +82,6 @@ def test_the_loop_measures_before_and_after_and_writes_one_page(server, lenient_
     assert report["targets"]["postgres"]["status"] == "ok"
     slow = next(e for e in doc["endpoints"] if e["key"].endswith("/slow?id={id}"))
     assert slow["verdict"] == "improved" and slow["p95_after_ms"] < slow["p95_before_ms"] / 3
-    fast = next(e for e in doc["endpoints"] if e["key"].endswith("/fast"))
-    assert fast["verdict"] != "regressed"
     # Without --execute the index findings are written, not applied: the page must not claim an effect.
     for r in doc["recommendations"]:
         if "migration.sql" in r["files"]:

@@ -1,4 +1,4 @@
-"""`perfadvisor demo reload` on a stack of its own (offset 400, started and stopped by this module, so the
+"""`perfadvisor demo reload` on a stack of its own (offset 450, started and stopped by this module, so the
 session stack's measurements are not disturbed): what `perfadvisor apply` wrote from a recorded real report
 reaches the running services — the back end restarted with spring.env reports the new values in
 /actuator/configprops, Redis has the redis.conf settings, nginx serves /assets/ gzipped and immutable — and bad
@@ -23,7 +23,7 @@ from .conftest import running_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "tests" / "fixtures" / "reports" / "shop-stack"
-RELOAD_OFFSET = 400
+RELOAD_OFFSET = 450  # tests/actuator/test_live.py has 400
 
 
 @pytest.fixture(scope="module")
