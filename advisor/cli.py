@@ -80,6 +80,9 @@ def cli() -> None:
               help="Exit 1 when a finding of this severity or worse exists (for CI).")
 @click.option("--statement-timeout-ms", type=click.IntRange(min=1), default=None,
               help="statement_timeout of every database session perfadvisor opens [default: 5000].")
+@click.option("--time-budget", "time_budget_s", type=click.FloatRange(min=1), default=None, metavar="SECONDS",
+              help="Most time the index advisor may spend (EXPLAIN, what-if costing, selection); when it runs out, "
+                   "the report says how far it got [default: 600].")
 @click.option("--storage-budget-mb", type=click.FloatRange(min=0), default=None,
               help="Most disk the recommended indexes may take together, in MB [default: no limit].")
 @click.option("--baseline-report", "baseline_report", metavar="PATH", default=None,
@@ -94,8 +97,8 @@ def cli() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def analyze(pg_dsn, explain_analyze, bundle, frontend_url, baseline, actuator_urls, management_port, redis_url, redis_full_scan,
             py_spy, sample, sample_interval, compose_file, compose_services, compose_env_files, compose_profiles,
-            out_dir, config_path, profile, from_snapshot, fail_on, statement_timeout_ms, storage_budget_mb,
-            baseline_report, fail_on_new, explain_statement, quiet) -> None:
+            out_dir, config_path, profile, from_snapshot, fail_on, statement_timeout_ms, time_budget_s,
+            storage_budget_mb, baseline_report, fail_on_new, explain_statement, quiet) -> None:
     """Collect from the targets, analyse, and write the reports to --out."""
     from advisor import run
     from advisor.sampling import terminal_progress
@@ -125,7 +128,7 @@ def analyze(pg_dsn, explain_analyze, bundle, frontend_url, baseline, actuator_ur
                           "actuator": {"urls": list(actuator_urls), "management_port": management_port},
                           "redis": {"url": redis_url, "full_scan": redis_full_scan},
                           "profile": {"targets": list(py_spy)}},
-            threshold_flags={"postgres": {"storage_budget_mb": storage_budget_mb}},
+            threshold_flags={"postgres": {"storage_budget_mb": storage_budget_mb, "time_budget_s": time_budget_s}},
             statement_timeout_ms=statement_timeout_ms, sample=sample, sample_interval=sample_interval,
             discovered=discovered)
         outcome = run.analyze_command(settings, Path(out_dir), from_snapshot,

@@ -48,7 +48,7 @@ def test_thresholds_are_documented_where_they_are_read():
     for name, code in COLLECT_THRESHOLDS.items():
         assert f'"{name}"' in src and f"`{name}`" in (DOCS / f"{code}.md").read_text()
         documented.add(name)
-    index_rules = {"workload_share", "max_statements", "min_cost_savings_pct", "max_new_indexes",
+    index_rules = {"time_budget_s", "workload_share", "max_statements", "min_cost_savings_pct", "max_new_indexes",
                    "max_index_columns", "storage_budget_mb"}
     assert documented == {n for n, _, _ in postgres.THRESHOLDS} - index_rules | {
         n for n, _, _ in pgrequests.THRESHOLDS}
