@@ -33,7 +33,14 @@ def run_demo(scale: float, run_dir: Path, port_offset: int, keep: bool, think_sc
     from advisor.validate import ValidateOptions, run_validate
 
     if (out / "validate.json").exists():
-        raise ConfigError(f"--out {out}: already holds a validation (validate.json); choose a new directory")
+        # The demo is made to be run again: the earlier page is kept beside the new one, not refused or replaced.
+        when = time.strftime("%Y%m%d-%H%M%S", time.localtime((out / "validate.json").stat().st_mtime))
+        kept = out.with_name(f"{out.name}-{when}")
+        try:
+            out.rename(kept)
+        except OSError as e:
+            raise ConfigError(f"--out {out}: holds an earlier demo that cannot be moved aside ({e.strerror})") from None
+        echo(f"the earlier demo's page is kept in {kept}")
     t0 = time.monotonic()
     ports = Ports().shifted(port_offset)
     stack = Stack(StackConfig(run_dir=run_dir, scale=scale, ports=ports))

@@ -184,3 +184,35 @@ def test_verdicts():
     assert fx.verdict(True, [], True) == fx.CONFIRMED
     assert fx.verdict(True, [], False) == fx.NOT_CONFIRMED
     assert fx.verdict(True, [], None) == fx.NOT_MEASURED
+
+
+def test_the_demo_keeps_an_earlier_page_when_run_again(tmp_path):
+    """`./scripts/demo` twice: the second run moves the first page aside instead of refusing. The stack is kept
+    from starting here (its PostgreSQL port is taken), which the demo reports as one line after the move."""
+    import os
+    import shutil
+    import socket
+    import tempfile
+
+    from advisor.stack import Ports, StackError
+    from advisor.validate.demo import run_demo
+
+    out = tmp_path / "perfadvisor-validate"
+    out.mkdir()
+    (out / "validate.json").write_text("{}")
+    offset = 700
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", Ports().shifted(offset).postgres))
+        busy.listen()
+        lines: list[str] = []
+        with pytest.raises(StackError, match="ports in use"):
+            run_dir = Path(tempfile.mkdtemp(prefix="perfadvisor-demo-test-"))
+            os.chmod(run_dir, 0o755)  # as root, PostgreSQL and nginx's workers must enter it
+            try:
+                run_demo(scale=0.01, run_dir=run_dir, port_offset=offset, keep=True, think_scale=0.04, out=out,
+                         quiet=True, load={}, echo=lines.append)
+            finally:
+                shutil.rmtree(run_dir, ignore_errors=True)
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("perfadvisor-validate-")]
+    assert len(kept) == 1 and (kept[0] / "validate.json").read_text() == "{}"
+    assert any(str(kept[0]) in line for line in lines), lines
