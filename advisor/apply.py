@@ -65,9 +65,10 @@ class Plan:
         return [ln for ln in self.lines if ln.file == "migration.sql"]
 
 
-def load_report(path: str | Path) -> dict[str, Any]:
-    """report.json (or the directory holding it). Raises InputFileError naming the file when it is missing,
-    not JSON, not a perfadvisor report, or of another schema_version."""
+def read_report(path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """(the report.json path, its document) for report.json or the directory holding it, without the version
+    check (`perfadvisor diff` compares two reports' versions itself). Raises InputFileError naming the file when
+    it is missing, not JSON or not a perfadvisor report."""
     p = Path(path)
     if p.is_dir():
         p = p / "report.json"
@@ -77,9 +78,17 @@ def load_report(path: str | Path) -> dict[str, Any]:
         raise InputFileError(f"report {p}: cannot read it ({e.strerror or e})") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InputFileError(f"report {p}: not a JSON report.json ({e})") from None
-    if not isinstance(data, dict) or (data.get("tool") or {}).get("name") != "perfadvisor" \
-            or not isinstance(data.get("findings"), list):
-        raise InputFileError(f"report {p}: not a perfadvisor report.json (no tool.name \"perfadvisor\" and findings)")
+    if not isinstance(data, dict) or not isinstance(data.get("tool"), dict) \
+            or data["tool"].get("name") != "perfadvisor" or not isinstance(data.get("findings"), list):
+        raise InputFileError(f"report {p}: not a perfadvisor report.json (no tool.name \"perfadvisor\" and "
+                             "findings); give the report.json that `perfadvisor analyze` wrote, or its directory")
+    return p, data
+
+
+def load_report(path: str | Path) -> dict[str, Any]:
+    """report.json (or the directory holding it). Raises InputFileError naming the file when it is missing,
+    not JSON, not a perfadvisor report, or of another schema_version."""
+    p, data = read_report(path)
     if data.get("schema_version") != REPORT_SCHEMA_VERSION:
         raise InputFileError(f"report {p}: schema_version {data.get('schema_version')!r} is not supported "
                              f"(this perfadvisor reads {REPORT_SCHEMA_VERSION}); run `perfadvisor analyze` again")

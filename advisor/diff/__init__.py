@@ -40,26 +40,13 @@ MARKER = "<!-- perfadvisor-diff -->"
 COMPARE_FILE = "compare.json"
 
 
-def _report_file(path: str | Path) -> Path:
-    p = Path(path)
-    return p / "report.json" if p.is_dir() else p
-
-
 def read_report(path: str | Path) -> dict[str, Any]:
     """report.json (or the directory holding it) as a dict, with "_path" (str) and, when a compare.json lies
     beside it, "_compare" (that document). Raises InputFileError naming the file when it is missing, not JSON
     or not a perfadvisor report. The schema version is checked by diff_reports, against the other report."""
-    p = _report_file(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise InputFileError(f"report {p}: cannot read it ({e.strerror or e})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputFileError(f"report {p}: not a JSON report.json ({e})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("tool"), dict) \
-            or data["tool"].get("name") != "perfadvisor" or not isinstance(data.get("findings"), list):
-        raise InputFileError(f"report {p}: not a perfadvisor report.json (no tool.name \"perfadvisor\" and "
-                             "findings); give the report.json that `perfadvisor analyze` wrote, or its directory")
+    from advisor.apply import read_report as read_report_file
+
+    p, data = read_report_file(path)
     bad = [i for i, f in enumerate(data["findings"])
            if not isinstance(f, dict) or not isinstance(f.get("id"), str) or f.get("severity") not in SEVERITIES]
     if bad:
