@@ -16,11 +16,13 @@ from typing import Any
 from analyzers.frontend import images, sourcemaps
 from analyzers.frontend import imports as imports_mod
 from analyzers.frontend.model import (
+    BROTLI_QUALITY,
     BuiltFile,
     Bundle,
     Chunk,
     Import,
     Module,
+    brotli_quality,
     brotli_size,
     file_kind,
     gzip_size,
@@ -32,12 +34,14 @@ SKIP_SUFFIXES = (".map", ".gz", ".br", ".LICENSE.txt")
 
 
 def measure_files(root: Path, compress: bool = True) -> tuple[tuple[BuiltFile, ...], dict[str, list[str]]]:
-    """Every file under `root` (not .map/.gz/.br/LICENSE) with raw, gzip and brotli bytes (text files) or
-    WebP/AVIF re-encoded bytes (raster images, images.py), and the precompressed siblings found:
+    """Every file under `root` (not .map/.gz/.br/LICENSE) with raw, gzip and brotli bytes (text files; brotli
+    at the quality model.brotli_quality gives within the build's quality-11 allowance) or WebP/AVIF
+    re-encoded bytes (raster images, images.py), and the precompressed siblings found:
     ({"gz": [paths that have a .gz], "br": [...]})."""
     files: list[BuiltFile] = []
     pre: dict[str, list[str]] = {"gz": [], "br": []}
-    budget = images.Budget()  # one encoding-time budget per build (images.IMAGE_TIME_BUDGET_S)
+    pictures: list[tuple[int, Path, str, int]] = []
+    q11_done = 0
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != "node_modules")
         for fn in sorted(filenames):
@@ -53,19 +57,29 @@ def measure_files(root: Path, compress: bool = True) -> tuple[tuple[BuiltFile, .
                 continue
             if fn.endswith(SKIP_SUFFIXES):
                 continue
-            data = full.read_bytes()
             kind = file_kind(rel)
+            if compress and kind == "image":  # measured below, in the order images.measure_order gives
+                pictures.append((len(files), full, rel, full.stat().st_size))
+                files.append(BuiltFile(rel, kind, full.stat().st_size))
+                continue
+            data = full.read_bytes()
             inline = b""
             if kind in ("js", "css"):  # sizes of the code only; the inline map is reported on its own
                 data, inline = sourcemaps.split_inline_map(data)
             text_like = kind in ("js", "css", "html") or fn.endswith((".svg", ".json", ".txt", ".xml"))
             gz = gzip_size(data) if compress and text_like else None
-            br = brotli_size(data) if compress and text_like else None
-            webp = avif = how = None
-            if compress and kind == "image":
-                webp, avif, how = images.measure(full, budget)
+            quality = brotli_quality(len(data), q11_done) if compress and text_like else None
+            br = brotli_size(data, quality) if quality else None
+            if quality == BROTLI_QUALITY:
+                q11_done += len(data)
             inline_gz = gzip_size(data + inline) - gz if inline and gz is not None else None
-            files.append(BuiltFile(rel, kind, len(data), gz, br, webp, avif, len(inline), inline_gz, how))
+            files.append(BuiltFile(rel, kind, len(data), gz, br, None, None, len(inline), inline_gz, None,
+                                   quality if br is not None else None))
+    budget = images.Budget()  # one encoding-time budget per build (images.IMAGE_TIME_BUDGET_S)
+    for i in images.measure_order([(full, size) for _, full, _, size in pictures]):
+        idx, full, rel, size = pictures[i]
+        webp, avif, how = images.measure(full, budget)
+        files[idx] = BuiltFile(rel, "image", size, None, None, webp, avif, 0, None, how)
     return tuple(files), pre
 
 

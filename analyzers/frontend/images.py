@@ -25,14 +25,16 @@ AVIF_QUALITY = 75
 # Lighthouse ignores savings below 8 KiB (IGNORE_THRESHOLD_IN_BYTES = 8192); a smaller file cannot save more.
 MIN_IMAGE_BYTES = 8192
 RASTER_EXT = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff")
-# Above this many pixels an image is measured on a sample (perfadvisor's convention: a 1024×1024 mosaic
-# encodes in well under a second here; the test suite checks the sampled estimate against a full encode).
-SAMPLE_MAX_PIXELS = 1_048_576
-SAMPLE_TILE = 256
-SAMPLE_TILES = 16
+# Above this many pixels an image is measured on a sample (perfadvisor's convention: AVIF at Pillow's default
+# speed took 1.0-1.3 s for a 1024×1024 mosaic on 2 cores and 0.3-0.8 s for 512×512, benchmarks/frontend_whole.py;
+# a 384×384 mosaic of 9 tiles; the test suite checks the sampled estimate against a full encode).
+SAMPLE_MAX_PIXELS = 147_456
+SAMPLE_TILE = 128
+SAMPLE_TILES = 9
 # Seconds of encoding per build before the remaining images get the size model (perfadvisor's convention,
-# from issue 16's "whole analysis under 5 s" target).
-IMAGE_TIME_BUDGET_S = 2.0
+# from issue 16's "whole analysis under 5 s" target; measure_order takes the largest image of each kind first,
+# so the model has a measured ratio of every kind).
+IMAGE_TIME_BUDGET_S = 0.5
 
 
 @dataclass
@@ -44,7 +46,11 @@ class Budget:
     used: float = 0.0
     ratios: dict[str, list[tuple[float | None, float | None]]] = field(default_factory=dict)
 
-    def spent(self) -> bool:
+    def spent(self, kind: str | None = None) -> bool:
+        """True once `seconds` are used; for a `kind` with no measured ratio yet, only at twice that (one
+        more encode, so the model does not apply a PNG's ratio to a JPEG)."""
+        if kind is not None and kind not in self.ratios:
+            return self.used >= 2 * self.seconds
         return self.used >= self.seconds
 
 
@@ -77,7 +83,7 @@ def measure(path: Path, budget: Budget | None = None) -> tuple[int | None, int |
     budget = budget if budget is not None else Budget(seconds=float("inf"))
     raw = path.stat().st_size
     kind = _kind(path)
-    if budget.spent():
+    if budget.spent(kind):
         seen = budget.ratios.get(kind) or [r for rs in budget.ratios.values() for r in rs]
         if not seen:
             return None, None, None
@@ -115,6 +121,22 @@ def measure(path: Path, budget: Budget | None = None) -> tuple[int | None, int |
         budget.used += time.monotonic() - t0
     budget.ratios.setdefault(kind, []).append(tuple(x / raw if x else None for x in sizes))
     return sizes[0], sizes[1], how
+
+
+def measure_order(items: list[tuple[Path, int]]) -> list[int]:
+    """Indexes of `items` ((path, bytes)) in the order to measure them: largest first within each file kind,
+    the kinds taken in turn, so that the time cap leaves a measured ratio of every kind for the size model
+    and the images that weigh most are the ones measured."""
+    by_kind: dict[str, list[int]] = {}
+    for i, (path, _size) in sorted(enumerate(items), key=lambda t: (-t[1][1], t[1][0].as_posix())):
+        by_kind.setdefault(_kind(path), []).append(i)
+    queues = sorted(by_kind.values(), key=lambda q: -items[q[0]][1])
+    out: list[int] = []
+    while any(queues):
+        for q in queues:
+            if q:
+                out.append(q.pop(0))
+    return out
 
 
 def modern_sizes(path: Path) -> tuple[int | None, int | None]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from analyzers.frontend.model import Import, Route, package_of
 
@@ -113,10 +114,11 @@ def specifiers(text: str) -> list[str]:
     return out + [m.group(1) for m in _DYNAMIC.finditer(code)]
 
 
+@lru_cache(maxsize=4096)
 def strip_comments(text: str) -> str:
     """`text` with /* … */ and // … comments blanked (string literals kept), so an import written in a
     comment is not an edge. Lexical, like the rest of this module: a regex literal holding quotes or `//`
-    can confuse it."""
+    can confuse it. Cached: one build's sources are read by several passes (barrels, edges)."""
     return _COMMENT.sub(lambda m: m.group(1) or " " + "\n" * m.group(0).count("\n"), text)
 
 
@@ -219,14 +221,23 @@ def _body(code: str, start: int) -> tuple[int, int] | None:
     return None
 
 
-def handler_only(code: str, statement_end: int, names: list[str]) -> tuple[str, ...]:
-    """The event handlers (by name) inside which every use of `names` after the import statement lies, or ()
-    when any use is elsewhere (or there is none). `code` has its comments blanked (strip_comments)."""
+def handler_bodies(code: str) -> list[tuple[tuple[int, int], str]]:
+    """((start, end), name) of every event handler's body in `code` (comments blanked)."""
     bodies = []
     for m in _HANDLER.finditer(code):
         span = _body(code, m.end() - 1 if code[m.end() - 1] == "{" else m.end())
         if span:
             bodies.append((span, next(g for g in m.groups() if g)))
+    return bodies
+
+
+def handler_only(code: str, statement_end: int, names: list[str],
+                 bodies: list[tuple[tuple[int, int], str]] | None = None) -> tuple[str, ...]:
+    """The event handlers (by name) inside which every use of `names` after the import statement lies, or ()
+    when any use is elsewhere (or there is none). `code` has its comments blanked (strip_comments);
+    `bodies` is handler_bodies(code), computed here when not given."""
+    if bodies is None:
+        bodies = handler_bodies(code)
     found: set[str] = set()
     uses = 0
     for name in names:
@@ -260,6 +271,7 @@ def scan(sources: dict[str, str], modules: Iterable[str], links: dict[str, str] 
         found: list[tuple[str, str, list[str] | None]] = [(s, "dynamic", None)
                                                           for s in {m.group(1) for m in _DYNAMIC.finditer(text)}]
         handlers: dict[str, tuple[str, ...]] = {}
+        bodies: list[tuple[tuple[int, int], str]] | None = None  # computed once per file, when needed
         for m in _STATIC.finditer(text):
             if is_type_only(m.group(0)):
                 continue
@@ -267,7 +279,9 @@ def scan(sources: dict[str, str], modules: Iterable[str], links: dict[str, str] 
             is_import = m.group(0).strip().startswith("import")
             names = _named(clause.group(1)) if clause and is_import else None
             if clause and is_import and not m.group(1).startswith("."):
-                handlers[m.group(1)] = handler_only(text, m.end(), _locals(clause.group(1)))
+                if bodies is None:
+                    bodies = handler_bodies(text)
+                handlers[m.group(1)] = handler_only(text, m.end(), _locals(clause.group(1)), bodies)
             found.append((m.group(1), "static", names))
         found += [(m.group(1), "static", None) for m in _REQUIRE.finditer(text)]
         for spec, kind, names in found:

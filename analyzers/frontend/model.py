@@ -7,7 +7,9 @@ it. All sizes are bytes of the real built files:
 - ``gzip_bytes``: zlib/gzip at level 6 (``GZIP_LEVEL``), the default of zlib, gzip(1) and of most servers'
   on-the-fly compression modules;
 - ``brotli_bytes``: brotli at quality 11 (``BROTLI_QUALITY``), what precompressed ``.br`` files are built with
-  (files over BROTLI_Q11_MAX_BYTES at quality 9, which is ~30× faster; see brotli_quality()).
+  (files over BROTLI_Q11_MAX_BYTES, and every file once a build has had BROTLI_Q11_BUILD_BYTES measured at
+  quality 11, at quality 6, ngx_brotli's on-the-fly default, ~5% larger than quality 9 and ~3× faster; see
+  brotli_quality(); each file records the quality in ``brotli_quality``).
 
 Module bytes are *minified* bytes attributed through source maps (``measure == "sourcemap"``) or, without a
 map, the bundler's own pre-minification module size (``measure == "stats"``), which over-counts.
@@ -25,10 +27,17 @@ from typing import Any
 GZIP_LEVEL = 6
 # brotli's maximum, used by build-time precompression (e.g. vite-plugin-compression, brotli(1) default).
 BROTLI_QUALITY = 11
-# Quality 11 runs at ~0.3 MB/s here (2 s for a 558 KB chunk); files above this size are measured at
-# quality 9 instead (~10 MB/s, ~8% larger output), and the file records the quality used.
+# Quality 11 runs at ~0.3 MB/s here (2 s for a 558 KB chunk); files above this size, and all files once a
+# build has had BROTLI_Q11_BUILD_BYTES measured at quality 11, are measured at BROTLI_LARGE_QUALITY instead,
+# and each file records the quality used.
 BROTLI_Q11_MAX_BYTES = 256 * 1024
-BROTLI_LARGE_QUALITY = 9
+# ngx_brotli's default brotli_comp_level (https://github.com/google/ngx_brotli#brotli_comp_level): what an
+# nginx compressing on the fly sends. ~10 MB/s here; quality 9 ran at ~2.8 MB/s and was ~5% smaller on the
+# benchmark build (benchmarks/frontend_whole.py), too slow for issue 16's "whole analysis under 5 s".
+BROTLI_LARGE_QUALITY = 6
+# Bytes of one build compressed at quality 11 before the rest go at BROTLI_LARGE_QUALITY (perfadvisor's
+# convention: ~0.2 s of quality 11; a build of twenty 160 KB chunks took 6.5 s at quality 11).
+BROTLI_Q11_BUILD_BYTES = 64 * 1024
 
 JS_EXT = (".js", ".mjs", ".cjs")
 CSS_EXT = (".css",)
@@ -81,23 +90,41 @@ def has_hash(name: str) -> bool:
     return strip_hash(name) != name
 
 
+def shown_path(source: str) -> str:
+    """A build path as a report shows it: relative to the working directory when it lies inside, else its
+    last two parts (`app/dist`, `config/stats.json`): never an absolute path of the build machine."""
+    from pathlib import Path
+
+    p = Path(source)
+    if not p.is_absolute():
+        return p.as_posix()
+    try:
+        return p.relative_to(Path.cwd()).as_posix() or "."
+    except ValueError:
+        return "/".join(p.parts[-2:]) if len(p.parts) > 2 else p.name
+
+
 def gzip_size(data: bytes) -> int:
     """Bytes of `data` gzip-compressed at GZIP_LEVEL (mtime fixed so the result is reproducible)."""
     return len(gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0))
 
 
-def brotli_quality(size: int) -> int:
-    """The brotli quality perfadvisor measures a file of `size` bytes at (see BROTLI_Q11_MAX_BYTES)."""
-    return BROTLI_QUALITY if size <= BROTLI_Q11_MAX_BYTES else BROTLI_LARGE_QUALITY
+def brotli_quality(size: int, q11_done_bytes: int = 0) -> int:
+    """The brotli quality perfadvisor measures a file of `size` bytes at, when `q11_done_bytes` of the same
+    build were already measured at quality 11 (see BROTLI_Q11_MAX_BYTES, BROTLI_Q11_BUILD_BYTES)."""
+    if size <= BROTLI_Q11_MAX_BYTES and q11_done_bytes + size <= BROTLI_Q11_BUILD_BYTES:
+        return BROTLI_QUALITY
+    return BROTLI_LARGE_QUALITY
 
 
-def brotli_size(data: bytes) -> int | None:
-    """Bytes of `data` brotli-compressed at brotli_quality(len(data)), or None without the brotli package."""
+def brotli_size(data: bytes, quality: int | None = None) -> int | None:
+    """Bytes of `data` brotli-compressed at `quality` (default brotli_quality(len(data))), or None without
+    the brotli package."""
     try:
         import brotli
     except ImportError:  # pragma: no cover - brotli is a declared dependency
         return None
-    return len(brotli.compress(data, quality=brotli_quality(len(data))))
+    return len(brotli.compress(data, quality=quality or brotli_quality(len(data))))
 
 
 @lru_cache(maxsize=1 << 16)
@@ -168,10 +195,14 @@ class BuiltFile:
     inline_map_gzip_bytes: int | None = None
     # images only: how webp/avif bytes were obtained, "encoded" | "sampled" | "model" (images.measure)
     modern_measure: str | None = None
+    # text files: the brotli quality brotli_bytes was measured at (brotli_quality); None when not measured
+    brotli_quality: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = {"path": self.path, "kind": self.kind, "raw_bytes": self.raw_bytes,
              "gzip_bytes": self.gzip_bytes, "brotli_bytes": self.brotli_bytes}
+        if self.brotli_quality is not None:
+            d["brotli_quality"] = self.brotli_quality
         if self.kind == "image":
             d.update(webp_bytes=self.webp_bytes, avif_bytes=self.avif_bytes, modern_measure=self.modern_measure)
         if self.inline_map_bytes:
@@ -182,7 +213,7 @@ class BuiltFile:
     def from_dict(cls, d: dict[str, Any]) -> BuiltFile:
         return cls(d["path"], d["kind"], d["raw_bytes"], d.get("gzip_bytes"), d.get("brotli_bytes"),
                    d.get("webp_bytes"), d.get("avif_bytes"), d.get("inline_map_bytes", 0),
-                   d.get("inline_map_gzip_bytes"), d.get("modern_measure"))
+                   d.get("inline_map_gzip_bytes"), d.get("modern_measure"), d.get("brotli_quality"))
 
 
 @dataclass(frozen=True)
