@@ -17,6 +17,7 @@ from advisor.fmt import (
     label,
 )
 from reports import charts
+from reports import frontend as fe
 
 
 def _env() -> Environment:
@@ -139,7 +140,10 @@ def render(report: dict[str, Any]) -> str:
                         for area, cov in report.get("coverage", {}).items() if isinstance(cov, dict)}
     pg = report.get("coverage", {}).get("postgres", {})
     workload_svg = charts.workload_shares(pg.get("top_statements", [])) if pg else None
+    how = {f["id"]: fe.finding_lines(f) for f in report["findings"]}  # front-end: how figures were obtained
+    coverage_how = {"frontend": fe.coverage_lines(report.get("coverage", {}).get("frontend") or {})}
     return _env().get_template("report.html.j2").render(
-        r=report, figures=figures, images=images, coverage_figures=coverage_figures,
+        r=report, figures=figures, images=images, coverage_figures=coverage_figures, how=how,
+        coverage_how=coverage_how,
         first=first_changes(report), byte_convention=BYTE_CONVENTION,
         workload_svg=Markup(workload_svg) if workload_svg else None)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from advisor.fmt import BYTE_CONVENTION, first_changes, impact_exact, impact_text
+from advisor.fmt import BYTE_CONVENTION, first_changes, fmt_bytes, impact_exact, impact_text
+from reports import frontend as fe
 
 #: GitHub rejects comments over 65,536 characters; we stop at 60,000 to leave room for a bot's wrapper.
 MAX_CHARS = 60_000
@@ -31,6 +32,7 @@ def _code(text: Any, limit: int = MAX_QUERY_CHARS) -> str:
 
 def _finding_details(f: dict[str, Any]) -> str:
     out = [f"<details><summary><b>{f['rule']}</b> {_cell(f['title'])}</summary>", "", _cell(f["detail"], 2000), ""]
+    out += [f"_{_cell(line, 600)}_\n" for line in fe.finding_lines(f)]  # front-end: how figures were obtained
     act = f.get("action") or {}
     blocks = [(key, str(act[key])) for key in ("sql", "snippet", "code") if act.get(key)]
     if act.get("property"):
@@ -52,10 +54,23 @@ def _finding_details(f: dict[str, Any]) -> str:
                 row += f" {s['cost_before']:,.1f} → {s['cost_after']:,.1f} |"
             out.append(row)
         out.append("")
+    out += _image_rows(f)
     if f.get("impact"):
         out += [f"Impact: {_cell(impact_text(f))} (exact: {_cell(impact_exact(f))})", ""]
     out += [f"Confidence: **{f['confidence']}**. Id: `{f['id']}`", "", "</details>", ""]
     return "\n".join(out)
+
+
+def _image_rows(f: dict[str, Any]) -> list[str]:
+    """FE008's images as a table, each WebP/AVIF figure saying whether it was measured or estimated."""
+    rows = (f.get("evidence") or {}).get("images") if f.get("rule") == "FE008" else None
+    if not isinstance(rows, list) or not rows:
+        return []
+    out = ["| image | size | WebP | AVIF | how |", "|---|--:|--:|--:|---|"]
+    for r in rows[:20]:
+        out.append(f"| {_code(r.get('file'), 120)} | {fmt_bytes(r.get('raw_bytes'))} | {fmt_bytes(r.get('webp_bytes'))}"
+                   f" | {fmt_bytes(r.get('avif_bytes'))} | {_cell(fe.image_measure(r.get('measure') or 'encoded', short=True))} |")
+    return out + [""]
 
 
 def render(report: dict[str, Any]) -> str:
@@ -81,6 +96,8 @@ def render(report: dict[str, Any]) -> str:
         if "analysed_share" in cov:
             head.append(f"- {area}: analysed {100 * cov['analysed_share']:.1f}% of total exec time; "
                         f"{len(cov.get('unanalysed', []))} statement(s) could not be analysed")
+    for line in fe.coverage_lines(report.get("coverage", {}).get("frontend") or {}):
+        head.append(f"- frontend: {_cell(line, 400)}")
     for note in report.get("notes", []):
         head.append(f"- note: {_cell(note, 400)}")
     head.append("")

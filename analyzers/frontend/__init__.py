@@ -17,7 +17,7 @@ from typing import Any
 from advisor.config import Settings
 from advisor.errors import InputFileError, PerfadvisorError
 from analyzers.frontend import cdn, diff, headers, rules
-from analyzers.frontend.model import Bundle, package_uses
+from analyzers.frontend.model import Bundle, package_uses, shown_path
 
 AREA = "frontend"
 
@@ -134,13 +134,16 @@ def collect(settings: Settings) -> dict[str, Any]:
 
 
 def target_info(section: dict[str, Any]) -> dict[str, Any]:
-    """report.json's targets.frontend: bundle path, bundler and version, initial JS gzip bytes, chunk count,
-    probed URL (and the probe's error, if it failed)."""
+    """report.json's targets.frontend: bundle path (model.shown_path: no absolute build-machine path),
+    bundler and version, the bundler's config file, initial JS gzip bytes, chunk count, probed URL (and the
+    probe's error, if it failed)."""
     info: dict[str, Any] = {}
     if section.get("bundle"):
         b = Bundle.from_dict(section["bundle"])
-        info["bundle"] = b.source
+        info["bundle"] = shown_path(b.source)
         info["bundler"] = f"{b.bundler.get('name')} {b.bundler.get('version') or '(version unknown)'}"
+        if b.bundler.get("config_file"):
+            info["config_file"] = b.bundler["config_file"]
         info["initial_js_gzip_bytes"] = rules.initial_gzip(b)[0]
         info["chunks"] = len(b.chunks)
     if section.get("headers"):

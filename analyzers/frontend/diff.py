@@ -11,7 +11,7 @@ from collections import defaultdict
 from typing import Any
 
 from advisor.fmt import fmt_bytes
-from analyzers.frontend.model import Bundle, package_uses
+from analyzers.frontend.model import Bundle, package_uses, shown_path
 from analyzers.frontend.rules import initial_gzip
 
 
@@ -65,7 +65,7 @@ def diff(old: Bundle, new: Bundle) -> dict[str, Any]:
     packages.sort(key=lambda r: (-abs(r["delta_bytes"]), r["package"]))
     og, ng = initial_gzip(old)[0], initial_gzip(new)[0]
     return {
-        "old": old.source, "new": new.source,
+        "old": shown_path(old.source), "new": shown_path(new.source),
         "initial_js": {"old_gzip_bytes": og, "new_gzip_bytes": ng, "delta_gzip_bytes": ng - og,
                        "delta_pct": round(100.0 * (ng - og) / og, 2) if og else None,
                        "old_raw_bytes": old.initial_bytes("js", "raw_bytes"),

@@ -121,6 +121,14 @@ def webpack4_project(tmp_path_factory) -> Path:
     return proj
 
 
+@pytest.fixture(scope="session")
+def chart_project(tmp_path_factory) -> Path:
+    """The webpack 5 chart.js 2 fixture (config/webpack.prod.js, no source maps), installed and built."""
+    proj = project_copy("webpack-chart-app", tmp_path_factory.mktemp("chart") / "app")
+    build(proj)
+    return proj
+
+
 _LOADED: dict[str, object] = {}
 
 

@@ -7,20 +7,11 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-
 from advisor.config import Settings
 from analyzers.frontend import analyze, load_bundle, rules
 from tests.frontend.conftest import build, loaded, project_copy
 
 MARKER = "// perfadvisor's tests insert advised plugins here"
-
-
-@pytest.fixture(scope="session")
-def chart_project(tmp_path_factory):
-    proj = project_copy("webpack-chart-app", tmp_path_factory.mktemp("chart") / "app")
-    build(proj)
-    return proj
 
 
 def _found(proj):
