@@ -250,18 +250,70 @@ def fe002_lazy_route(bundle: Bundle, settings: Settings) -> list[Finding]:
 
 
 # Transitive heavy packages with a known fix on the direct dependency that pulls them in: (direct, heavy) →
-# the advice and its source.
+# the advice, the version of the direct dependency without the heavy one ("fixed_in"), a snippet, and the
+# migration guide or changelog that documents it ("references"). Data only; each entry has its source.
 TRANSITIVE_FIXES: dict[tuple[str, str], dict[str, Any]] = {
     ("chart.js", "moment"): {
         "advice": "upgrade chart.js to 3 or later: it no longer depends on moment (dates go through an adapter, "
                   "needed only for time axes)",
+        "fixed_in": "3.0.0",
         "snippet": "// package.json\n-\"chart.js\": \"^2.9.4\"\n+\"chart.js\": \"^4.4.0\"\n"
                    "// Chart.js 3+ is tree-shakable: register only the controllers you use\n"
                    "+import { Chart, BarController, BarElement, CategoryScale, LinearScale } from \"chart.js\";\n"
                    "+Chart.register(BarController, BarElement, CategoryScale, LinearScale);",
         "references": ("https://www.chartjs.org/docs/latest/migration/v3-migration.html",),
     },
+    ("antd", "moment"): {
+        "advice": "upgrade antd to 5: its date components use Day.js instead of moment; on antd 4, build "
+                  "DatePicker/TimePicker/Calendar with generatePicker and rc-picker's dayjs config instead",
+        "fixed_in": "5.0.0",
+        "snippet": "// package.json\n-\"antd\": \"^4.24.0\"\n+\"antd\": \"^5.0.0\"\n+\"dayjs\": \"^1.11.0\"\n"
+                   "// date values become Day.js objects: moment(...) → dayjs(...)\n"
+                   "// staying on antd 4 (src/components/DatePicker.ts):\n"
+                   "+import dayjsGenerateConfig from \"rc-picker/lib/generate/dayjs\";\n"
+                   "+import generatePicker from \"antd/es/date-picker/generatePicker\";\n"
+                   "+export default generatePicker(dayjsGenerateConfig);",
+        "references": ("https://ant.design/docs/react/migration-v5",
+                       "https://4x.ant.design/docs/react/replace-moment"),
+    },
+    ("bootstrap", "jquery"): {
+        "advice": "upgrade bootstrap to 5: its JavaScript no longer needs jQuery (plugins are created with "
+                  "`new bootstrap.Tooltip(el)` instead of `$(el).tooltip()`; popper.js becomes @popperjs/core)",
+        "fixed_in": "5.0.0",
+        "snippet": "// package.json\n-\"bootstrap\": \"^4.6.2\"\n-\"jquery\": \"^3.7.1\"\n"
+                   "-\"popper.js\": \"^1.16.1\"\n+\"bootstrap\": \"^5.3.0\"\n+\"@popperjs/core\": \"^2.11.0\"\n"
+                   "// then, where a plugin is started:\n-$(el).tooltip({ placement: \"bottom\" });\n"
+                   "+new Tooltip(el, { placement: \"bottom\" });   // import { Tooltip } from \"bootstrap\"",
+        "references": ("https://getbootstrap.com/docs/5.0/migration/#javascript",),
+    },
+    ("fullcalendar", "jquery"): {
+        "advice": "move from fullcalendar 3 to @fullcalendar/core 4 or later: it is no longer a jQuery plugin and "
+                  "needs neither jQuery nor moment",
+        "fixed_in": "@fullcalendar/core 4.0.0",
+        "snippet": "// package.json\n-\"fullcalendar\": \"^3.10.0\"\n+\"@fullcalendar/core\": \"^6.1.0\"\n"
+                   "+\"@fullcalendar/daygrid\": \"^6.1.0\"\n"
+                   "-$(el).fullCalendar({ defaultView: \"month\" });\n"
+                   "+new Calendar(el, { plugins: [dayGridPlugin], initialView: \"dayGridMonth\" }).render();",
+        "references": ("https://fullcalendar.io/docs/upgrading-from-v3",),
+    },
+    ("chartjs-adapter-moment", "moment"): {
+        "advice": "use Chart.js's date-fns or Luxon adapter instead (chartjs-adapter-date-fns, "
+                  "chartjs-adapter-luxon): time axes work the same with a lighter date library",
+        "fixed_in": None,
+        "snippet": "// package.json\n-\"chartjs-adapter-moment\": \"^1.0.0\"\n+\"chartjs-adapter-date-fns\": "
+                   "\"^3.0.0\"\n+\"date-fns\": \"^3.0.0\"\n"
+                   "-import \"chartjs-adapter-moment\";\n+import \"chartjs-adapter-date-fns\";",
+        "references": ("https://www.chartjs.org/docs/latest/axes/cartesian/time.html#date-adapters",),
+    },
 }
+# fullcalendar 3 pulls in moment as well as jQuery; the same move removes both.
+TRANSITIVE_FIXES[("fullcalendar", "moment")] = TRANSITIVE_FIXES[("fullcalendar", "jquery")]
+
+
+def transitive_fix(pulled_in_by: list[str], heavy: str) -> tuple[str, dict[str, Any]] | None:
+    """(direct dependency, its TRANSITIVE_FIXES entry) for the first of `pulled_in_by` (package names, as
+    FE003's evidence["pulled_in_by"]) with a known fix that removes `heavy`, else None."""
+    return next(((d, TRANSITIVE_FIXES[(d, heavy)]) for d in pulled_in_by if (d, heavy) in TRANSITIVE_FIXES), None)
 
 
 def size_words(exact: bool) -> str:
@@ -313,10 +365,14 @@ def fe003_heavy_package(bundle: Bundle, settings: Settings) -> list[Finding]:
             evidence["bytes_before_minification"] = measured
         if via and not app_direct:
             names = [n.rsplit("node_modules/", 1)[-1] for n in via]
-            fix = next((TRANSITIVE_FIXES[(d, u.name)] for d in names if (d, u.name) in TRANSITIVE_FIXES), None)
+            found = transitive_fix(names, u.name)
+            target, fix = found if found else (names[0], None)
             advice_text = (fix["advice"] if fix else
                            f"look for a version or an alternative of {names[0]} without {u.name}; swapping "
                            f"{u.name} in your own code changes nothing, since the app does not import it")
+            if fix:
+                evidence["known_fix"] = {"dependency": target, "fixed_in": fix["fixed_in"],
+                                         "source": fix["references"][0]}
             out.append(Finding(
                 rule="FE003", name="heavy-package", area=AREA,
                 severity="high" if gz >= HIGH_SAVING_GZIP_BYTES else "medium", confidence="estimated",
@@ -324,7 +380,7 @@ def fe003_heavy_package(bundle: Bundle, settings: Settings) -> list[Finding]:
                       f"adds ~{fmt_bytes(gz)} gzip to the initial load",
                 detail=(f"{size_text} The app's own code never imports {u.name}: "
                         + "; ".join(f"{n} imports it" for n in names)
-                        + f". Advice on {names[0]}: {advice_text}."),
+                        + f". Advice on {target}: {advice_text}."),
                 key=u.install_path, evidence=evidence,
                 impact={"metric": "package_gzip_bytes", "before": gz, "after": 0},
                 action={"kind": "code_change", "file": "package.json",
