@@ -112,7 +112,7 @@ def test_vite_report_shows_config_minified_sizes_and_how_images_were_measured(vi
     # the HTML's evidence table says the same per image: the row of each file holds its measure
     for name, measure in how.items():
         assert re.search(re.escape(name) + r"[^\n]*\n(?:[^\n]+\n){3,5}" + measure, text), (name, measure)
-    _no_machine_path(html + md, vite_with_images, tmp_path)
+    _no_machine_path(html + md + json.dumps(report), vite_with_images, tmp_path)
 
 
 def test_webpack_report_labels_sizes_before_minification_and_names_its_config(chart_project, tmp_path):
@@ -126,7 +126,7 @@ def test_webpack_report_labels_sizes_before_minification_and_names_its_config(ch
     assert f"Package sizes: {fe.BEFORE_MINIFICATION}" in text and f"Package sizes: {fe.BEFORE_MINIFICATION}" in md
     assert f"Package sizes: {fe.MINIFIED}" not in text + md
     assert "vite" not in md.lower()
-    _no_machine_path(html + md, chart_project, tmp_path)
+    _no_machine_path(html + md + json.dumps(report), chart_project, tmp_path)
 
 
 def test_lines_follow_the_evidence():

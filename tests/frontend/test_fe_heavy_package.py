@@ -1,10 +1,12 @@
-"""A heavy package pulled in by a direct dependency with a documented fix (rules.TRANSITIVE_FIXES): a real Vite
-build of an app that imports Bootstrap 4's JavaScript and never jQuery (tests/fixtures/vite-bootstrap4-app),
-and the same app after the advised upgrade to Bootstrap 5."""
+"""FE003's saving estimates against real rebuilds with the advised change: a heavy package pulled in by a
+direct dependency with a documented fix (rules.TRANSITIVE_FIXES; an app that imports Bootstrap 4's JavaScript
+and never jQuery, tests/fixtures/vite-bootstrap4-app, then the same app on Bootstrap 5), and moment imported
+by the app itself replaced with dayjs (vite-app, then its sources on tests/fixtures/vite-dayjs-app)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -12,7 +14,7 @@ from advisor.config import Settings
 from analyzers.frontend import load_bundle, rules
 from analyzers.frontend.model import package_uses
 
-from .conftest import build, project_copy
+from .conftest import FIXTURES, build, project_copy
 
 pytestmark = pytest.mark.slow
 
@@ -54,5 +56,22 @@ def test_the_advised_upgrade_removes_jquery_and_saves_about_the_estimate(bootstr
     after = load_bundle(build(project_copy("vite-bootstrap5-app", tmp_path / "app")))
     assert "jquery" not in {u.name for u in package_uses(after)}
     assert not [f for f in rules.run(after, Settings()) if f.rule == "FE003"]
+    real = rules.initial_gzip(before)[0] - rules.initial_gzip(after)[0]
+    assert real > 0 and abs(estimate - real) / real < 0.25, (estimate, real)
+
+
+def test_moment_to_dayjs_saves_about_the_estimate(vite_project, tmp_path):
+    before = load_bundle(vite_project / "dist")
+    f = next(f for f in rules.run(before, Settings()) if f.rule == "FE003" and f.evidence["package"] == "moment")
+    estimate = f.impact["before"] - f.impact["after"]  # moment's gzip share minus dayjs's published size
+    # the advice, applied: vite-app's sources with the snippet's change, on dependencies with dayjs
+    proj = project_copy("vite-dayjs-app", tmp_path / "app")
+    shutil.copytree(FIXTURES / "vite-app", proj, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("package.json", "package-lock.json", "node_modules", "dist"))
+    reports = proj / "src" / "pages" / "Reports.jsx"
+    text = reports.read_text().replace('import moment from "moment";', 'import dayjs from "dayjs";')
+    reports.write_text(text.replace("moment()", "dayjs()"))
+    after = load_bundle(build(proj))
+    assert "moment" not in {u.name for u in package_uses(after)} and "dayjs" in {u.name for u in package_uses(after)}
     real = rules.initial_gzip(before)[0] - rules.initial_gzip(after)[0]
     assert real > 0 and abs(estimate - real) / real < 0.25, (estimate, real)
