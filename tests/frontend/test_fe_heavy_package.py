@@ -75,3 +75,19 @@ def test_moment_to_dayjs_saves_about_the_estimate(vite_project, tmp_path):
     assert "moment" not in {u.name for u in package_uses(after)} and "dayjs" in {u.name for u in package_uses(after)}
     real = rules.initial_gzip(before)[0] - rules.initial_gzip(after)[0]
     assert real > 0 and abs(estimate - real) / real < 0.25, (estimate, real)
+
+
+def test_duplicate_versions_saving_matches_a_rebuild_with_the_override(vite_project, tmp_path):
+    """FE004's wasted bytes against vite-app rebuilt with the advised npm override (one is-number)."""
+    before = load_bundle(vite_project / "dist")
+    f = next(f for f in rules.run(before, Settings()) if f.id == "FE004:versions:is-number")
+    estimate = f.impact["before"] - f.impact["after"]
+    proj = project_copy("vite-dedupe-app", tmp_path / "app")
+    shutil.copytree(FIXTURES / "vite-app", proj, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("package.json", "package-lock.json", "node_modules", "dist"))
+    after = load_bundle(build(proj))
+    assert [u.version for u in package_uses(after) if u.name == "is-number"] == ["7.0.0"]
+    assert not [f for f in rules.run(after, Settings()) if f.id == "FE004:versions:is-number"]
+    js = sum(f.raw_bytes for f in before.files if f.kind == "js") - sum(f.raw_bytes for f in after.files
+                                                                       if f.kind == "js")
+    assert js > 0 and abs(estimate - js) / js < 0.25, (estimate, js)
