@@ -58,7 +58,7 @@ def measure_files(root: Path, compress: bool = True) -> tuple[tuple[BuiltFile, .
             if fn.endswith(SKIP_SUFFIXES):
                 continue
             kind = file_kind(rel)
-            if compress and kind == "image":  # measured below, in the order images.measure_order gives
+            if compress and fn.lower().endswith(images.RASTER_EXT):  # below, in images.measure_order's order
                 pictures.append((len(files), full, rel, full.stat().st_size))
                 files.append(BuiltFile(rel, kind, full.stat().st_size))
                 continue

@@ -60,3 +60,26 @@ def test_past_the_time_cap_the_model_is_used_and_marked(tmp_path):
     assert w2 == int(second.stat().st_size * ratio)
     # nothing measured yet and no time: not measured at all, rather than a guess
     assert images.measure(second, images.Budget(seconds=0.0)) == (None, None, None)
+
+
+def test_measure_order_is_largest_first_and_takes_the_kinds_in_turn():
+    from pathlib import Path
+
+    items = [(Path("a.png"), 10), (Path("b.jpg"), 900), (Path("c.png"), 500), (Path("d.jpg"), 20),
+             (Path("e.gif"), 5), (Path("f.jpeg"), 700)]
+    order = [items[i][0].name for i in images.measure_order(items)]
+    assert order == ["b.jpg", "c.png", "e.gif", "f.jpeg", "a.png", "d.jpg"]
+    assert sorted(images.measure_order(items)) == list(range(len(items)))  # each once
+
+
+def test_a_kind_not_yet_measured_gets_one_encode_past_the_cap(tmp_path):
+    budget = images.Budget(seconds=1e9)
+    images.measure(_photo(tmp_path / "a.png", 400, 300, seed=4), budget)
+    budget.seconds, budget.used = 0.5, 0.6  # spent for PNG, not yet twice over for a kind never measured
+    jpg = tmp_path / "b.jpg"
+    from PIL import Image
+
+    with Image.open(_photo(tmp_path / "b.png", 300, 300, seed=5)) as im:
+        im.save(jpg, quality=95)
+    assert images.measure(jpg, budget)[2] == "encoded"
+    assert images.measure(_photo(tmp_path / "c.png", 300, 300, seed=6), budget)[2] == "model"
