@@ -309,7 +309,7 @@ def find_routes(sources: dict[str, str], modules: Iterable[str],
     package_paths = {pkg[1] for m in module_set if (pkg := package_of(m))}
     routes: dict[str, Route] = {}
     for path, text in sources.items():
-        if package_of(path):
+        if package_of(path) or ("<Route" not in text and "path" not in text):  # no router code: no pairs
             continue
         bindings: dict[str, tuple[str, bool]] = {}
         for m in _DEFAULT_IMPORT.finditer(text):
