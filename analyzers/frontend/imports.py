@@ -184,7 +184,10 @@ def _provider(module: str, name: str, sources: dict[str, str], resolve_from, dep
 # JSX `onX={(…) => {` / `onX={async () => {` attribute (React's naming convention for handlers).
 _HANDLER = re.compile(r"""\bfunction\s+((?:handle|on)[A-Z]\w*)\s*\(|"""
                       r"""\b(?:const|let|var)\s+((?:handle|on)[A-Z]\w*)\s*=\s*(?:async\s*)?(?:function\b|\([^)]*\)\s*=>|\w+\s*=>)|"""
-                      r"""\b(on[A-Z]\w*)\s*=\s*\{\s*(?:async\s*)?\([^)]*\)\s*=>""")
+                      r"""\b(on[A-Z]\w*)\s*=\s*\{\s*(?:async\s*)?\([^)]*\)\s*=>|"""
+                      # a DOM listener, e.g. a keyboard shortcut: addEventListener("keydown", (e) => {…})
+                      r"""\.addEventListener\(\s*["'](?P<event>\w+)["']\s*,\s*"""
+                      r"""(?:async\s*)?(?:function\b[^(]*\([^)]*\)|\([^)]*\)\s*=>|\w+\s*=>)""")
 
 
 def _locals(clause: str) -> list[str]:
@@ -227,7 +230,8 @@ def handler_bodies(code: str) -> list[tuple[tuple[int, int], str]]:
     for m in _HANDLER.finditer(code):
         span = _body(code, m.end() - 1 if code[m.end() - 1] == "{" else m.end())
         if span:
-            bodies.append((span, next(g for g in m.groups() if g)))
+            name = f"{m.group('event')} listener" if m.group("event") else next(g for g in m.groups() if g)
+            bodies.append((span, name))
     return bodies
 
 

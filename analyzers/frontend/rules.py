@@ -795,6 +795,14 @@ def fe010_inline_source_map(bundle: Bundle, settings: Settings) -> list[Finding]
     )]
 
 
+def _handler_head(handler: str) -> str:
+    """The snippet's first line of the handler named `handler` (imports.handler_bodies: a function name, or
+    "keydown listener" for an addEventListener callback), made async."""
+    if handler.endswith(" listener"):
+        return f" addEventListener(\"{handler.split()[0]}\", async (…) => {{\n"
+    return f" async function {handler}(…) {{\n"
+
+
 def _handler_findings(bundle: Bundle, settings: Settings) -> list[Finding]:
     """FE011's second case: a package in the initial load that one module uses only inside event handlers
     (Import.handlers): `await import()` in the handler takes it out of the initial load."""
@@ -838,8 +846,8 @@ def _handler_findings(bundle: Bundle, settings: Settings) -> list[Finding]:
             impact={"metric": "initial_js_gzip_bytes", "before": gz_total, "after": max(0, gz_total - gz)},
             action={"kind": "code_change", "file": imp.importer,
                     "snippet": (f"// {imp.importer}\n-import … from \"{imp.specifier}\";\n"
-                                f" async function {imp.handlers[0]}(…) {{\n"
-                                f"+  const {{ default: lib }} = await import(\"{imp.specifier}\");\n"
+                                + _handler_head(imp.handlers[0])
+                                + f"+  const {{ default: lib }} = await import(\"{imp.specifier}\");\n"
                                 "   … use lib as before …\n }")},
             references=("https://developer.mozilla.org/en-US/docs/Web/JavaScript/Reference/Operators/import",),
         ))

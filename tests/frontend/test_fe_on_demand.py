@@ -97,3 +97,8 @@ def test_handler_only_is_lexical_and_conservative():
     jsx = strip_comments('import m from "m";\nconst B = () => <b onClick={async () => { m(); }} />;\n')
     assert handler_only(jsx, jsx.index(";") + 1, ["m"]) == ("onClick",)
     assert handler_only(code, end, ["unused"]) == ()
+    # a keyboard shortcut registered as a DOM listener is a handler too
+    keys = strip_comments('import fmt from "fmt";\nuseEffect(() => {\n  window.addEventListener("keydown", (e) => {'
+                          '\n    if (e.key === "k") fmt(e);\n  });\n}, []);\n')
+    assert handler_only(keys, keys.index(";") + 1, ["fmt"]) == ("keydown listener",)
+    assert handler_only(keys + "fmt(1);\n", keys.index(";") + 1, ["fmt"]) == ()
