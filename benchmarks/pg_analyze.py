@@ -161,15 +161,16 @@ def cost_left(section: dict) -> float | None:
     """The workload's planner cost left under HypoPG with the chosen indexes, as a share of its cost without
     them: Σ calls × cost(chosen) / Σ calls × cost(none) over the analysed statements, from the snapshot's
     recorded what-if costs (the same measure for any set of indexes costed on the same statements)."""
-    from analyzers.postgres.collect import config_key, statement_refs
+    from analyzers.postgres.collect import ConfigKeys, statement_refs
 
     w = section["whatif"]
     evals, chosen = w.get("evaluations") or {}, frozenset(w.get("chosen") or ())
     refs = statement_refs([s for s in section["statements"] if s.get("status") == "analysed"])
+    config_key = ConfigKeys(section["candidates"], w.get("config_keys", "tables"))
     before = after = 0.0
     for qid, ref in refs.items():
-        base = evals.get(config_key(qid, frozenset(), ref, section["candidates"]))
-        final = evals.get(config_key(qid, chosen, ref, section["candidates"]))
+        base = evals.get(config_key(qid, frozenset(), ref))
+        final = evals.get(config_key(qid, chosen, ref))
         if base is None or final is None or base == float("inf"):
             continue
         before += ref.calls * base

@@ -23,7 +23,15 @@ from analyzers.postgres import catalog, host, planfacts, plans
 from analyzers.postgres import explain_analyze as ea_mod
 from analyzers.postgres import select as select_mod
 from analyzers.postgres.budget import Budget, Progress
-from analyzers.postgres.statements import OWN_MARKER, is_own, kind, quote_ident, split_direction
+from analyzers.postgres.statements import (
+    OWN_MARKER,
+    is_own,
+    kind,
+    param_count,
+    quote_ident,
+    rewrite_typed_literals,
+    split_direction,
+)
 from analyzers.postgres.whatif import HypoSession, hypopg_version
 
 #: Statements are taken, most expensive first, until they account for this share of total_exec_time
@@ -205,7 +213,8 @@ def _collect(conn: psycopg.Connection, settings: Settings, shown: str) -> dict[s
     stats_by_col = {(p["schema"], p["table"], p["column"]): p for p in pg_stats}
     budget = Budget(t0, settings.threshold("postgres", "time_budget_s", TIME_BUDGET_S), EXPLAIN_BUDGET_SHARE)
     progress = Progress(terminal_progress(sys.stderr), len(stmts))
-    prepared = _prepare_all(conn, stmts, cat, stats_by_col, budget, progress)
+    baseline: dict[str, float] = {}
+    prepared = _prepare_all(conn, stmts, cat, stats_by_col, budget, progress, baseline)
     notes = _permission_check(stmts, server["role"], shown)
 
     # Candidates, minus what an existing index already provides.
@@ -230,6 +239,10 @@ def _collect(conn: psycopg.Connection, settings: Settings, shown: str) -> dict[s
     for s in stmts:
         if s.get("status") == "analysed" and not s["candidates"]:
             s["no_candidates_reason"] = no_candidates_reason(s)
+    cand_stmts: dict[str, list[str]] = {k: [] for k in cands}
+    for s in stmts:
+        for k in dict.fromkeys(s.get("candidates", ())):
+            cand_stmts[k].append(s["queryid"])
     section: dict[str, Any] = {
         "server_version": server["server_version"], "server_version_num": server["server_version_num"],
         "database": server["database"], "role": server["role"], "dsn": shown,
@@ -244,12 +257,11 @@ def _collect(conn: psycopg.Connection, settings: Settings, shown: str) -> dict[s
                      "share_threshold": share, "max_statements": cap},
         "statements": stmts, "tables": tables, "indexes": indexes, "foreign_keys": fks,
         "pg_stats": pg_stats, "columns": {f"{k[0]}.{k[1]}": v for k, v in cat.columns.items()},
-        "candidates": {k: {**v.to_dict(), "statements": [s["queryid"] for s in stmts if k in s.get("candidates", [])]}
-                       for k, v in sorted(cands.items())},
+        "candidates": {k: {**v.to_dict(), "statements": cand_stmts[k]} for k, v in sorted(cands.items())},
         "already_indexed": already,
         "notes": notes,
     }
-    section["whatif"] = _whatif(conn, settings, stmts, cands, prepared, budget, progress)
+    section["whatif"] = _whatif(conn, settings, stmts, cands, prepared, budget, progress, baseline)
     progress.done()
     section["workload"]["time_budget_s"] = budget.seconds
     section["notes"].extend(budget_notes(stmts, section["whatif"], budget))
@@ -296,10 +308,12 @@ def _beyond_indexes(conn, server: dict[str, Any], others: list[dict]) -> dict[st
 
 
 def _prepare_all(conn, stmts, cat, stats_by_col, budget: Budget | None = None,
-                 progress: Progress | None = None) -> dict[str, tuple[plans.Prepared, list | None]]:
+                 progress: Progress | None = None,
+                 baseline: dict[str, float] | None = None) -> dict[str, tuple[plans.Prepared, list | None]]:
     """PREPARE and EXPLAIN (generic plan, and representative values for ranges) every explainable
     statement; mark each "analysed" or "unanalysed" with PostgreSQL's reason, or with the time budget's
-    when its EXPLAIN share ran out first (statements come most expensive first)."""
+    when its EXPLAIN share ran out first (statements come most expensive first). `baseline` receives each
+    statement's planner cost with no new index ({queryid: cost}), which the selection then need not ask."""
     out = {}
     for s in stmts:
         if s.get("status") == "utility":
@@ -311,10 +325,8 @@ def _prepare_all(conn, stmts, cat, stats_by_col, budget: Budget | None = None,
         if progress is not None:
             progress.explained += 1
             progress.show()
-        hints = _type_hints(s["uses"], cat)
         try:
-            prep = plans.prepare(conn, s["query"], hints)
-            plan = plans.explain(conn, prep)
+            prep, plan = _prepare_and_explain(conn, s["query"], _type_hints(s["uses"], cat))
         except plans.ExplainError as e:
             s["status"], s["reason"] = "unanalysed", f"could not EXPLAIN: {e}"
             continue
@@ -346,7 +358,21 @@ def _prepare_all(conn, stmts, cat, stats_by_col, budget: Budget | None = None,
         elif any(op in _RANGE_OPS for u in s["uses"] for _, op, _ in u["params"]):
             s["representative"] = {"error": "not every parameter maps to a column with pg_stats; generic plan only"}
         out[s["queryid"]] = (prep, values)
+        if baseline is not None:  # the cost with no new index, as the selection would EXPLAIN it
+            baseline[s["queryid"]] = float((rep_plan if values is not None else plan)["Total Cost"])
     return out
+
+
+def _prepare_and_explain(conn, query: str, hints: dict[int, str]) -> tuple[plans.Prepared, dict[str, Any]]:
+    """The statement's generic plan: EXPLAINed as written in one round trip, which works for most
+    statements; otherwise plans.prepare finds the parameter types first. Raises plans.ExplainError."""
+    prep = plans.Prepared(rewrite_typed_literals(query), param_count(query))
+    prep.param_types = [""] * prep.nparams
+    try:
+        return prep, plans.explain(conn, prep)
+    except plans.ExplainError:
+        prep = plans.prepare(conn, query, hints)
+        return prep, plans.explain(conn, prep)
 
 
 def _permission_check(stmts: list[dict], role: str, shown: str) -> list[str]:
@@ -444,7 +470,8 @@ def budget_notes(stmts: list[dict], whatif: dict[str, Any], budget: Budget) -> l
 
 
 def _whatif(conn, settings: Settings, stmts, cands: dict[str, IndexSpec], prepared,
-            budget: Budget | None = None, progress: Progress | None = None) -> dict[str, Any]:
+            budget: Budget | None = None, progress: Progress | None = None,
+            baseline: dict[str, float] | None = None) -> dict[str, Any]:
     version = hypopg_version(conn)
     opts = selection_options(settings)
     result: dict[str, Any] = {"available": bool(version), "hypopg_version": version, "options": opts,
@@ -453,26 +480,9 @@ def _whatif(conn, settings: Settings, stmts, cands: dict[str, IndexSpec], prepar
         result["reason"] = "HypoPG is not installed in this database; " + INSTALL_HYPOPG
         return result
     session = HypoSession(conn, cands)
-    errors: dict[str, str] = {}
-
-    lookups = [0]
-
-    def cost(qid: str, config: frozenset[str]) -> float:
-        lookups[0] += 1
-        key = config_key(qid, config, stmt_refs[qid], cands)
-        if key in result["evaluations"]:
-            return result["evaluations"][key]
-        prep, values = prepared[qid]
-        try:
-            plan = session.plan(prep, config, values)
-            value = float(plan["Total Cost"])
-        except plans.ExplainError as e:
-            errors[qid] = str(e)
-            value = result["evaluations"].get(config_key(qid, frozenset(), stmt_refs[qid], cands), float("inf"))
-        result["evaluations"][key] = value
-        return value
-
     stmt_refs = statement_refs(stmts)
+    cost = _LiveCosts(session, prepared, stmt_refs, ConfigKeys(cands), result["evaluations"], baseline or {})
+    result["config_keys"] = CONFIG_KEYS
     try:
         session.reset()
         sel = select_mod.choose(list(stmt_refs.values()), candidate_refs(cands), cost,
@@ -496,10 +506,70 @@ def _whatif(conn, settings: Settings, stmts, cands: dict[str, IndexSpec], prepar
     result["explain_time_s"] = round(session.stats.explain_time_s, 3)
     result["hypo_indexes_created"] = session.stats.hypo_indexes_created
     result["hypo_time_s"] = round(session.stats.hypo_time_s, 3)
-    result["cost_lookups"] = lookups[0]
-    result["errors"] = errors
+    result["cost_lookups"] = cost.lookups
+    result["errors"] = cost.errors
     result["broken_candidates"] = session.broken
     return result
+
+
+class _LiveCosts:
+    """The selection's cost oracle during collection: each (statement, configuration) EXPLAINed once under
+    HypoPG and kept in `evaluations` (by ConfigKeys), with `prefetch` batching what the selection is about to
+    ask into round trips of statements that share one state of hypothetical indexes. `baseline` ({queryid:
+    cost}) holds the costs with no new index that the statements' own EXPLAIN already gave."""
+
+    def __init__(self, session: HypoSession, prepared, refs: dict[str, select_mod.StatementRef],
+                 keys: ConfigKeys, evaluations: dict[str, float], baseline: dict[str, float]):
+        self.session, self.prepared, self.refs, self.keys = session, prepared, refs, keys
+        self.evaluations = evaluations
+        self.errors: dict[str, str] = {}
+        self.lookups = 0
+        for qid, value in baseline.items():
+            if qid in refs:
+                evaluations[keys(qid, frozenset(), refs[qid])] = value
+
+    def __call__(self, qid: str, config: frozenset[str]) -> float:
+        self.lookups += 1
+        key = self.keys(qid, config, self.refs[qid])
+        if key not in self.evaluations:
+            self._cost([(key, qid, config)])
+        return self.evaluations[key]
+
+    def prefetch(self, requests: list[tuple[str, frozenset[str]]]) -> None:
+        todo, seen = [], set()
+        for qid, config in requests:
+            key = self.keys(qid, config, self.refs[qid])
+            if key not in self.evaluations and key not in seen:
+                seen.add(key)
+                todo.append((key, qid, config))
+        self._cost(todo)
+
+    def _cost(self, todo: list[tuple[str, str, frozenset[str]]]) -> None:
+        """EXPLAIN `todo` in as few round trips as the states of hypothetical indexes allow: each statement
+        goes to the first batch whose state agrees with the one it needs on its tables (first fit)."""
+        batches: list[tuple[dict[tuple[str, str], frozenset[str]], list[tuple[str, str]]]] = []
+        for key, qid, config in todo:
+            need = self.session.state_for(config, self.refs[qid].tables)
+            for state, batch in batches:
+                if len(batch) < plans.BATCH and all(state.get(t, ks) == ks for t, ks in need.items()):
+                    break
+            else:
+                state, batch = {}, []
+                batches.append((state, batch))
+            state.update(need)
+            batch.append((key, qid))
+        for state, batch in batches:
+            self._run(state, batch)
+
+    def _run(self, state: dict[tuple[str, str], frozenset[str]], batch: list[tuple[str, str]]) -> None:
+        if not batch:
+            return
+        results = self.session.costs(state, [self.prepared[qid] for _, qid in batch])
+        for (key, qid), value in zip(batch, results, strict=True):
+            if isinstance(value, plans.ExplainError):
+                self.errors[qid] = str(value)
+                value = self.evaluations.get(self.keys(qid, frozenset(), self.refs[qid]), float("inf"))
+            self.evaluations[key] = value
 
 
 def _pattern_ways(session: HypoSession, stmts, cands: dict[str, IndexSpec], prepared) -> dict[str, str]:
@@ -561,7 +631,23 @@ def candidate_refs(cands: dict[str, Any]) -> list[select_mod.CandidateRef]:
             for k, spec in ((k, _as_spec(v)) for k, v in sorted(cands.items()))]
 
 
-def config_key(qid: str, config: frozenset[str], ref: select_mod.StatementRef, cands: dict[str, Any]) -> str:
-    """Memo key of one costing: the statement and the candidates of `config` on the tables it reads."""
-    relevant = sorted(k for k in config if (_as_spec(cands[k]).schema, _as_spec(cands[k]).table) in ref.tables)
-    return qid + "|" + ";".join(relevant)
+#: How the snapshot's what-if evaluations are keyed: "relevant" — the statement and the candidates of the
+#: configuration it could use (select.relevant); snapshots without it keyed every candidate on its tables.
+CONFIG_KEYS = "relevant"
+
+
+class ConfigKeys:
+    """Memo keys of costings: "queryid|candidate;candidate…", the statement and the candidates of a
+    configuration that it could use (on a table it reads, entered by a column it uses: select.relevant), so
+    the same plan is never costed twice. kind "tables" keys by table only (snapshots before CONFIG_KEYS)."""
+
+    def __init__(self, cands: dict[str, Any], kind: str = CONFIG_KEYS):
+        self.refs = {c.key: c for c in candidate_refs(cands)}
+        self.kind = kind
+
+    def __call__(self, qid: str, config: frozenset[str], ref: select_mod.StatementRef) -> str:
+        if self.kind == CONFIG_KEYS:
+            keys = sorted(k for k in config if select_mod.relevant(self.refs[k], ref))
+        else:
+            keys = sorted(k for k in config if self.refs[k].table in ref.tables)
+        return qid + "|" + ";".join(keys)

@@ -10,6 +10,7 @@ DEALLOCATE ALL, which would break psycopg's own prepared statements.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,6 +116,28 @@ def explain(conn: psycopg.Connection, prep: Prepared, values: list[str | None] |
     Raises ExplainError (e.g. statement_timeout, a relation that no longer exists).
     """
     name = f"perfadvisor_{next(_names)}"
+    # One round trip (simple query protocol): SET; PREPARE; EXPLAIN; DEALLOCATE.
+    # Newlines between statements: a workload statement may end in a `--` comment.
+    batch = sql.SQL("\n;\n").join(_explain_sql(name, prep, values))
+    try:
+        with conn.cursor() as cur:
+            cur.execute(batch, prepare=False)
+            docs = _plans_of(cur)
+    except psycopg.Error as e:
+        _deallocate(conn, name)  # PREPARE is not undone by the failed batch
+        raise ExplainError((e.diag.message_primary or str(e)).strip()) from None
+    if not docs:  # pragma: no cover - EXPLAIN always returns a row
+        raise ExplainError("EXPLAIN returned no plan")
+    return docs[-1][0]["Plan"]
+
+
+#: Statements EXPLAINed per round trip by explain_costs (a larger batch saves little more and loses more work
+#: to one failing statement).
+BATCH = 64
+
+
+def _explain_sql(name: str, prep: Prepared, values: list[str | None] | None) -> list[sql.Composable]:
+    """SET plan_cache_mode; PREPARE; EXPLAIN EXECUTE; DEALLOCATE for one statement (see explain)."""
     generic = values is None
     args = [sql.SQL("NULL")] * prep.nparams if generic else [
         sql.SQL("NULL") if v is None else sql.Literal(v) for v in values]
@@ -122,29 +145,52 @@ def explain(conn: psycopg.Connection, prep: Prepared, values: list[str | None] |
     q = sql.SQL(OWN_MARKER + " EXPLAIN (FORMAT JSON) EXECUTE {}").format(sql.Identifier(name))
     if args:
         q = sql.SQL("{}({})").format(q, sql.SQL(", ").join(args))
-    # One round trip (simple query protocol): SET; PREPARE; EXPLAIN; DEALLOCATE.
-    # Newlines between statements: a workload statement may end in a `--` comment.
-    batch = sql.SQL("\n;\n").join([sql.SQL(f"{OWN_MARKER} SET plan_cache_mode = {mode}"), _prepare_sql(name, prep), q,
-                                sql.SQL(OWN_MARKER + " DEALLOCATE {}").format(sql.Identifier(name))])
-    try:
-        with conn.cursor() as cur:
-            cur.execute(batch, prepare=False)
-            row = None
-            while True:
-                if cur.pgresult is not None and cur.description:
-                    row = cur.fetchone()
-                if not cur.nextset():
-                    break
-    except psycopg.Error as e:
-        _deallocate(conn, name)  # PREPARE is not undone by the failed batch
-        raise ExplainError((e.diag.message_primary or str(e)).strip()) from None
-    if row is None:  # pragma: no cover - EXPLAIN always returns a row
-        raise ExplainError("EXPLAIN returned no plan")
-    doc = row[0]
-    if isinstance(doc, str):
-        import json
-        doc = json.loads(doc)
-    return doc[0]["Plan"]
+    return [sql.SQL(f"{OWN_MARKER} SET plan_cache_mode = {mode}"), _prepare_sql(name, prep), q,
+            sql.SQL(OWN_MARKER + " DEALLOCATE {}").format(sql.Identifier(name))]
+
+
+def _plans_of(cur) -> list[Any]:
+    """The EXPLAIN documents of every result set of the last execute, in order."""
+    docs = []
+    while True:
+        if cur.pgresult is not None and cur.description:
+            row = cur.fetchone()
+            doc = row[0]
+            docs.append(json.loads(doc) if isinstance(doc, str) else doc)
+        if not cur.nextset():
+            return docs
+
+
+def explain_costs(conn: psycopg.Connection, items: list[tuple[Prepared, list[str | None] | None]]
+                  ) -> list[float | ExplainError]:
+    """The top plan node's Total Cost (planner units) of each (prepared statement, values) as `explain` gives
+    it, BATCH statements per round trip. A batch in which a statement fails is done again one statement at a
+    time, so each failing one gets its own ExplainError in its place and the others their cost."""
+    out: list[float | ExplainError] = []
+    for at in range(0, len(items), BATCH):
+        chunk = items[at:at + BATCH]
+        names = [f"perfadvisor_{next(_names)}" for _ in chunk]
+        batch = sql.SQL("\n;\n").join([part for name, (prep, values) in zip(names, chunk, strict=True)
+                                        for part in _explain_sql(name, prep, values)])
+        try:
+            with conn.cursor() as cur:
+                cur.execute(batch, prepare=False)
+                docs = _plans_of(cur)
+            if len(docs) != len(chunk):  # pragma: no cover - one EXPLAIN result per statement
+                raise ExplainError("EXPLAIN returned no plan")
+            out.extend(float(d[0]["Plan"]["Total Cost"]) for d in docs)
+        except (psycopg.Error, ExplainError):
+            # a failed batch leaves the PREPAREs before the failure (PREPARE is not transactional)
+            left = conn.execute(OWN_MARKER + " SELECT name FROM pg_prepared_statements WHERE name = ANY(%s)",
+                                (names,)).fetchall()
+            for (name,) in left:
+                _deallocate(conn, name)
+            for prep, values in chunk:
+                try:
+                    out.append(float(explain(conn, prep, values)["Total Cost"]))
+                except ExplainError as e:
+                    out.append(e)
+    return out
 
 
 def walk(plan: dict[str, Any]):

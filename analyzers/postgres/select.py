@@ -23,6 +23,9 @@ MIN_COST_SAVINGS_PCT = 50.0
 MAX_NEW_INDEXES = 10
 
 CostFn = Callable[[str, frozenset[str]], float]
+#: Candidates whose first costs are asked of the oracle together (before any choice, each alone): enough to
+#: fill round trips with statements of different tables, few enough that a time budget is checked often.
+PREFETCH_CANDIDATES = 256
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,9 @@ class _Groups:
 
 
 class _Chosen:
-    """The chosen indexes by table, so a statement's configuration is only those on the tables it reads."""
+    """The chosen indexes by table. A statement's configuration is the chosen indexes it could use: on the
+    tables it reads and entered by a column it uses (`relevant`, the same rule that credits a gain), so a
+    choice only makes new configurations for the statements it can change."""
 
     def __init__(self, by_key: dict[str, CandidateRef]):
         self.by_key = by_key
@@ -127,28 +132,35 @@ class _Chosen:
         return frozenset(k for ks in self.by_table.values() for k in ks)
 
     def for_statement(self, s: StatementRef) -> frozenset[str]:
-        return frozenset(k for t in s.tables for k in self.by_table.get(t, ()))
+        return frozenset(k for t in s.tables for k in self.by_table.get(t, ()) if relevant(self.by_key[k], s))
 
 
 class _Counted:
-    """The cost oracle with a call counter (Selection.cost_lookups)."""
+    """The cost oracle with a call counter (Selection.cost_lookups). An oracle with a `prefetch(requests)`
+    method (a list of (statement key, config)) is told the costs about to be asked, so it can get them in
+    one round trip; a replay has none."""
 
     def __init__(self, cost: CostFn):
         self.cost, self.calls = cost, 0
+        self._prefetch = getattr(cost, "prefetch", None)
 
     def __call__(self, key: str, config: frozenset[str]) -> float:
         self.calls += 1
         return self.cost(key, config)
 
+    def prefetch(self, requests: list[tuple[str, frozenset[str]]]) -> None:
+        if self._prefetch is not None and requests:
+            self._prefetch(requests)
+
 
 def _weighted_gain(c: CandidateRef, chosen: _Chosen, stmts: dict[tuple[str, str], list[StatementRef]],
-                   cost: CostFn, current: dict[str, float]) -> tuple[float, dict[str, tuple[float, float]]]:
+                   cost: _Counted, current: dict[str, float]) -> tuple[float, dict[str, tuple[float, float]]]:
+    asks = [(s, chosen.for_statement(s) | {c.key}) for s in stmts.get(c.table, ()) if relevant(c, s)]
+    cost.prefetch([(s.key, config) for s, config in asks])
     per: dict[str, tuple[float, float]] = {}
     gain = 0.0
-    for s in stmts.get(c.table, ()):
-        if not relevant(c, s):
-            continue
-        after = cost(s.key, chosen.for_statement(s) | {c.key})
+    for s, config in asks:
+        after = cost(s.key, config)
         per[s.key] = (current[s.key], after)
         gain += s.calls * max(0.0, current[s.key] - after)
     return gain, per
@@ -166,7 +178,9 @@ def choose(stmts: list[StatementRef], cands: list[CandidateRef], cost: CostFn,
     """Choose indexes for the whole workload.
 
     cost(statement key, config) → planner cost with exactly the hypothetical indexes `config`, which holds
-    only indexes on tables the statement reads (one on another table cannot change its plan).
+    only indexes the statement could use: on tables it reads (one on another table cannot change its plan),
+    entered by a column it uses (`relevant`). cost.prefetch(requests), when the oracle has it, is called
+    with the (statement key, config) pairs about to be asked, so a live oracle can batch its EXPLAINs.
     size_bytes(candidate key) → estimated size, needed only with a budget_bytes.
     Deterministic for the same inputs (ties broken by candidate key), so a replay asks for the same costs.
     The result equals a greedy that re-costs every candidate after every choice (tests/test_pg_scale.py);
@@ -180,6 +194,7 @@ def choose(stmts: list[StatementRef], cands: list[CandidateRef], cost: CostFn,
     by_key = {c.key: c for c in cands}
     groups = _Groups(stmts, cands)
     chosen = _Chosen(by_key)
+    cost.prefetch([(s.key, frozenset()) for s in stmts])
     sel.baseline = {s.key: cost(s.key, frozenset()) for s in stmts}
     current = dict(sel.baseline)
     by_table: dict[tuple[str, str], list[StatementRef]] = {}
@@ -192,6 +207,9 @@ def choose(stmts: list[StatementRef], cands: list[CandidateRef], cost: CostFn,
         if out_of_time is not None and out_of_time("costing"):
             sel.uncosted = [c.key for c in ordered[i:]]
             break
+        if i % PREFETCH_CANDIDATES == 0:  # candidates on different tables share round trips
+            cost.prefetch([(s.key, frozenset({d.key})) for d in ordered[i:i + PREFETCH_CANDIDATES]
+                           for s in by_table.get(d.table, ()) if relevant(d, s)])
         gain, _ = _weighted_gain(c, chosen, by_table, cost, current)
         if gain > 0:
             heap.append((-gain, c.key, 0))
@@ -231,22 +249,24 @@ def choose(stmts: list[StatementRef], cands: list[CandidateRef], cost: CostFn,
             current[s_key] = after
     _prune(chosen, groups, by_table, by_key, cost, min_savings_pct, sel)
     sel.chosen = sorted(chosen.keys())
+    cost.prefetch([(s.key, chosen.for_statement(s)) for s in stmts])
     sel.final = {s.key: cost(s.key, chosen.for_statement(s)) for s in stmts}
     for key in sel.chosen:
         chosen.remove(key)
         attributed = {}
-        for s in by_table.get(by_key[key].table, ()):
-            if relevant(by_key[key], s):
-                without = cost(s.key, chosen.for_statement(s))
-                if without > sel.final[s.key]:
-                    attributed[s.key] = (without, sel.final[s.key])
+        asks = [(s, chosen.for_statement(s)) for s in by_table.get(by_key[key].table, ()) if relevant(by_key[key], s)]
+        cost.prefetch([(s.key, config) for s, config in asks])
+        for s, config in asks:
+            without = cost(s.key, config)
+            if without > sel.final[s.key]:
+                attributed[s.key] = (without, sel.final[s.key])
         sel.attributed[key] = attributed
         chosen.add(key)
     sel.cost_lookups = cost.calls
     return sel
 
 
-def _prune(chosen: _Chosen, groups: _Groups, by_table, by_key, cost: CostFn, min_savings_pct: float,
+def _prune(chosen: _Chosen, groups: _Groups, by_table, by_key, cost: _Counted, min_savings_pct: float,
            sel: Selection) -> None:
     """Drop an index that a later choice made redundant (it no longer qualifies given all the others).
 
@@ -260,11 +280,10 @@ def _prune(chosen: _Chosen, groups: _Groups, by_table, by_key, cost: CostFn, min
         while changed:
             changed = False
             for key in keys:
-                per = {}
-                for s in by_table.get(by_key[key].table, ()):
-                    if relevant(by_key[key], s):
-                        with_all = chosen.for_statement(s)
-                        per[s.key] = (cost(s.key, with_all - {key}), cost(s.key, with_all))
+                asks = [(s, chosen.for_statement(s)) for s in by_table.get(by_key[key].table, ())
+                        if relevant(by_key[key], s)]
+                cost.prefetch([(s.key, with_all - {key}) for s, with_all in asks])
+                per = {s.key: (cost(s.key, with_all - {key}), cost(s.key, with_all)) for s, with_all in asks}
                 if not _qualifies(per, min_savings_pct):
                     chosen.remove(key)
                     keys.remove(key)

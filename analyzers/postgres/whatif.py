@@ -52,75 +52,106 @@ class WhatIfStats:
 class HypoSession:
     """Costs statements on one connection with hypothetical indexes (HypoPG must be created there).
 
-    cost(stmt_key, prepared, config) → total cost (planner units) of the statement's generic plan with
-    exactly the hypothetical indexes `config` (a frozenset of candidate keys).
+    The session's hypothetical indexes are kept per table: `use_on` makes them exactly a given set on the
+    tables a statement reads and leaves the others (an index on a table the statement does not read cannot
+    change its plan), so statements on different tables share one state and one round trip (`costs`).
     """
 
     conn: psycopg.Connection
     specs: dict[str, IndexSpec]
     stats: WhatIfStats = field(default_factory=WhatIfStats)
-    _current: frozenset[str] | None = None
     sizes_bytes: dict[str, int] = field(default_factory=dict)
     broken: dict[str, str] = field(default_factory=dict)
     #: candidate key → the hypothetical index's name (as EXPLAIN shows it) while it exists
     names: dict[str, str] = field(default_factory=dict)
     #: candidate key → the hypothetical index's oid while it exists (for hypopg_drop_index)
     _oids: dict[str, int] = field(default_factory=dict)
+    #: (schema, table) → candidate keys whose hypothetical index exists now; None before the first reset
+    _on: dict[tuple[str, str], set[str]] | None = None
 
     def reset(self) -> None:
         self.conn.execute(f"{OWN_MARKER} SELECT hypopg_reset()")
-        self._current = frozenset()
+        self._on = {}
         self._oids.clear()
 
+    def table_of(self, key: str) -> tuple[str, str]:
+        spec = self.specs[key]
+        return (spec.schema, spec.table)
+
+    def state_for(self, config: Iterable[str], tables: Iterable[tuple[str, str]]) -> dict[tuple[str, str], frozenset[str]]:
+        """The per-table state that holds exactly `config` on `tables`: {table: keys}."""
+        state: dict[tuple[str, str], set[str]] = {t: set() for t in tables}
+        for key in config:
+            state.setdefault(self.table_of(key), set()).add(key)
+        return {t: frozenset(ks) for t, ks in state.items()}
+
     def use(self, config: Iterable[str]) -> None:
-        """Make exactly `config` the hypothetical indexes of the session: drop those not in it and create the
-        missing ones (consecutive configurations mostly differ by one index). A candidate HypoPG refuses is
-        recorded in `broken` (with PostgreSQL's message) and left out: it can then never show a benefit."""
+        """Make exactly `config` the hypothetical indexes of the session, on every table."""
         config = frozenset(config)
-        if config == self._current:
+        self.use_on(self.state_for(config, (self._on or {}).keys()))
+
+    def use_on(self, state: dict[tuple[str, str], frozenset[str]]) -> None:
+        """Make the hypothetical indexes on each table of `state` exactly its keys (others are left): drop
+        those not in it and create the missing ones. A candidate HypoPG refuses is recorded in `broken` (with
+        PostgreSQL's message) and left out: it can then never show a benefit."""
+        if self._on is None:
+            self.reset()
+        if all(self._on.get(t, set()) == (ks - self.broken.keys()) for t, ks in state.items()):
             return
         t0 = time.perf_counter()
         try:
-            self._switch(config)
+            for t, keys in sorted(state.items()):
+                self._switch(t, keys)
         finally:
             self.stats.hypo_time_s += time.perf_counter() - t0
 
-    def _switch(self, config: frozenset[str]) -> None:
-        if self._current is None:
-            self.reset()
-        for key in sorted(self._current - config):
-            if key in self._oids:
-                self.conn.execute(f"{OWN_MARKER} SELECT hypopg_drop_index(%s)", (self._oids.pop(key),))
-        for key in sorted(config - self._current - self.broken.keys()):
+    def _switch(self, table: tuple[str, str], config: frozenset[str]) -> None:
+        now = self._on.setdefault(table, set())
+        for key in sorted(now - config):
+            self.conn.execute(f"{OWN_MARKER} SELECT hypopg_drop_index(%s)", (self._oids.pop(key),))
+            now.discard(key)
+        for key in sorted(config - now - self.broken.keys()):
+            self.stats.hypo_indexes_created += 1
             try:
                 row = self.conn.execute(sql.SQL(OWN_MARKER + " SELECT indexrelid, indexname, "
                                                 "hypopg_relation_size(indexrelid) FROM hypopg_create_index({})")
                                         .format(sql.Literal(create_index_sql(self.specs[key])))).fetchone()
             except psycopg.Error as e:
-                self.stats.hypo_indexes_created += 1
                 self.broken[key] = (e.diag.message_primary or str(e)).strip()
                 continue
-            self.stats.hypo_indexes_created += 1
             self._oids[key] = row[0]
             self.sizes_bytes.setdefault(key, int(row[2]))
             self.names[key] = row[1]
-        self._current = config
+            now.add(key)
 
     def size_bytes(self, key: str) -> int:
         """HypoPG's estimate of the index's size (hypopg_relation_size), bytes."""
         if key not in self.sizes_bytes and key not in self.broken:
-            before = self._current or frozenset()
-            self.use(before | {key})
+            t = self.table_of(key)
+            self.use_on({t: frozenset((self._on or {}).get(t, set()) | {key})})
         return self.sizes_bytes.get(key, 0)
 
     def plan(self, prepared: plans.Prepared, config: Iterable[str],
              values: list[str | None] | None = None) -> dict[str, Any]:
+        """The plan with exactly the hypothetical indexes `config` in the session."""
         self.use(config)
         t0 = time.perf_counter()
         try:
             return plans.explain(self.conn, prepared, values)
         finally:
             self.stats.explain_calls += 1
+            self.stats.explain_time_s += time.perf_counter() - t0
+
+    def costs(self, state: dict[tuple[str, str], frozenset[str]],
+              items: list[tuple[plans.Prepared, list[str | None] | None]]) -> list[float | plans.ExplainError]:
+        """Total Cost of each (prepared statement, values) with the hypothetical indexes of `state` on the
+        tables the statements read (plans.explain_costs: one round trip)."""
+        self.use_on(state)
+        t0 = time.perf_counter()
+        try:
+            return plans.explain_costs(self.conn, items)
+        finally:
+            self.stats.explain_calls += len(items)
             self.stats.explain_time_s += time.perf_counter() - t0
 
 
