@@ -47,9 +47,9 @@ def _measured_flags(ev: dict[str, Any]) -> list[bool]:
     return flags
 
 
-def finding_lines(f: dict[str, Any]) -> list[str]:
-    """Sentences saying how a front-end finding's figures were obtained and which file its change goes in;
-    [] for other areas."""
+def finding_lines(f: dict[str, Any], with_file: bool = True) -> list[str]:
+    """Sentences saying how a front-end finding's figures were obtained and (with_file; report.html shows
+    action.file above the snippet already) which file its change goes in; [] for other areas."""
     if f.get("area") != "frontend":
         return []
     ev = f.get("evidence") or {}
@@ -72,7 +72,7 @@ def finding_lines(f: dict[str, Any]) -> list[str]:
         parts = [f"{n} {image_measure(k)}" for k, n in sorted(counts.items(), key=lambda kv: kv[0] != "encoded")]
         out.append("WebP/AVIF sizes: " + "; ".join(parts) + ".")
     act = f.get("action") or {}
-    if act.get("file"):
+    if with_file and act.get("file"):
         out.append(f"The change goes in {act['file']}.")
     return out
 

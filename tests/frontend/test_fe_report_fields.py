@@ -120,7 +120,7 @@ def test_webpack_report_labels_sizes_before_minification_and_names_its_config(ch
     assert "config file: config/webpack.prod.js" in text and "config file: config/webpack.prod.js" in md
     # config changes name the app's config file, as the report shows them
     assert any(f["action"].get("file") == "config/webpack.prod.js" for f in report["findings"])
-    assert "The change goes in config/webpack.prod.js." in text
+    assert "\nin config/webpack.prod.js\n" in text  # report.html: above the snippet
     assert "The change goes in config/webpack.prod.js." in md
     # webpack stats sizes are before minification, and said so (finding and coverage)
     assert f"Package sizes: {fe.BEFORE_MINIFICATION}" in text and f"Package sizes: {fe.BEFORE_MINIFICATION}" in md
