@@ -42,7 +42,8 @@ class Budget:
     """Encoding time left for one build, and the measured WebP/AVIF-to-original ratios per file kind (the
     size model for images met after the budget is spent)."""
 
-    seconds: float = IMAGE_TIME_BUDGET_S
+    # read when a Budget is made, so a test (or a caller) can change IMAGE_TIME_BUDGET_S
+    seconds: float = field(default_factory=lambda: IMAGE_TIME_BUDGET_S)
     used: float = 0.0
     ratios: dict[str, list[tuple[float | None, float | None]]] = field(default_factory=dict)
 

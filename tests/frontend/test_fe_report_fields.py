@@ -90,7 +90,10 @@ def vite_with_images(tmp_path_factory) -> Path:
     return proj
 
 
-def test_vite_report_shows_config_minified_sizes_and_how_images_were_measured(vite_with_images, tmp_path):
+def test_vite_report_shows_config_minified_sizes_and_how_images_were_measured(vite_with_images, tmp_path,
+                                                                            monkeypatch):
+    # time enough to measure both images (the size model past the cap is test_fe_images_speed's)
+    monkeypatch.setattr(images, "IMAGE_TIME_BUDGET_S", 60.0)
     report, html, text, md = _analyze(vite_with_images / "dist", tmp_path / "out")
     # the bundler's real config file, in the targets and the coverage, and the file a config change goes in
     assert report["targets"]["frontend"]["config_file"] == "vite.config.js"
