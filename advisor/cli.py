@@ -131,6 +131,7 @@ def analyze(pg_dsn, explain_analyze, bundle, frontend_url, baseline, actuator_ur
             threshold_flags={"postgres": {"storage_budget_mb": storage_budget_mb, "time_budget_s": time_budget_s}},
             statement_timeout_ms=statement_timeout_ms, sample=sample, sample_interval=sample_interval,
             discovered=discovered)
+        settings.progress = not quiet
         outcome = run.analyze_command(settings, Path(out_dir), from_snapshot,
                                       echo=(lambda s: None) if quiet else click.echo,
                                       sample_progress=None if quiet else terminal_progress())

@@ -83,6 +83,8 @@ class Settings:
     sample_s: float | None = None
     #: Interval between two samples of one source (s).
     sample_interval_s: float = 1.0
+    #: Analyzers may redraw a progress line on a terminal (stderr); False with --quiet.
+    progress: bool = True
 
     def target(self, area: str) -> dict[str, Any]:
         return self.targets.get(area) or {}

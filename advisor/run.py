@@ -46,7 +46,7 @@ def analyze_command(settings: Settings, out_dir: Path, from_snapshot: str | None
     if kept:
         echo(kept)
     if not from_snapshot or Path(from_snapshot).resolve() != (out_dir / "snapshot.json").resolve():
-        (out_dir / "snapshot.json").write_text(json.dumps(snapshot, indent=1, default=str), encoding="utf-8")
+        (out_dir / "snapshot.json").write_text(json.dumps(snapshot, default=str), encoding="utf-8")  # compact: 3x faster (C encoder)
     report = pipeline.analyze(snapshot, settings)
     where = f"snapshot {from_snapshot}: " if from_snapshot else ""
     errors += [where + t["error"] for area, t in report["targets"].items()

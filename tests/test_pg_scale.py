@@ -316,3 +316,46 @@ def test_partitioned_table_index_and_its_online_route_run(pg_cluster):
                              "WHERE c.relname IN ('m', 'm_h1', 'm_h2')").fetchone()[0]
         plan = "\n".join(r[0] for r in conn.execute("EXPLAIN SELECT avg(v) FROM m WHERE city = 3 AND ts >= '2024-08-01'"))
     assert valid and "m_h2_" in plan and "Index" in plan, plan
+
+
+def test_progress_line_shows_on_a_terminal_and_not_with_quiet(pg_cluster, tmp_path):
+    """`analyze` redraws its progress line on a terminal's stderr (a real pseudo-terminal here), and --quiet
+    silences it."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS quietdb")
+        conn.execute("CREATE DATABASE quietdb")
+    dsn = pg_cluster.dsn("quietdb")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION pg_stat_statements; CREATE EXTENSION hypopg")
+        conn.execute("CREATE TABLE q (id int PRIMARY KEY, a int)")
+        conn.execute("INSERT INTO q SELECT g, g % 100 FROM generate_series(1, 5000) g")
+        conn.execute("ANALYZE q")
+        conn.execute("SELECT * FROM q WHERE a = %s", (3,)).fetchall()
+
+    def stderr_on_a_terminal(*flags):
+        main, sub = pty.openpty()
+        proc = subprocess.run([sys.executable, "-m", "advisor.cli", "analyze", "--pg", dsn,
+                               "--out", str(tmp_path / "-".join(flags or ("plain",))), *flags],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=sub, timeout=120)
+        os.close(sub)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(main)
+        return proc.returncode, b"".join(chunks).decode("utf-8", "replace")
+
+    code, shown = stderr_on_a_terminal()
+    assert code in (0, 1) and "statements explained" in shown, shown
+    code, shown = stderr_on_a_terminal("-q")
+    assert code in (0, 1) and "statements explained" not in shown, shown

@@ -125,6 +125,7 @@ def _run(opts, settings, quiet: bool):
     from advisor.sampling import terminal_progress
     from advisor.validate import run_validate
 
+    settings.progress = not quiet
     return run_validate(opts, settings, echo=click.echo, progress=None if quiet else terminal_progress())
 
 

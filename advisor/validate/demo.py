@@ -68,6 +68,7 @@ def run_demo(scale: float, run_dir: Path, port_offset: int, keep: bool, think_sc
             execute=True, threshold=load["threshold"], page_url=u.frontend)
         echo(f"[demo · {time.monotonic() - t0:.0f} s] the loop: {opts.runs} run(s) of {opts.users} users × "
              f"{duration_s:g} s per side")
+        settings.progress = not quiet
         return run_validate(opts, settings, echo=echo, progress=None if quiet else terminal_progress())
     finally:
         if keep:

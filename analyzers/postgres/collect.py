@@ -212,7 +212,7 @@ def _collect(conn: psycopg.Connection, settings: Settings, shown: str) -> dict[s
 
     stats_by_col = {(p["schema"], p["table"], p["column"]): p for p in pg_stats}
     budget = Budget(t0, settings.threshold("postgres", "time_budget_s", TIME_BUDGET_S), EXPLAIN_BUDGET_SHARE)
-    progress = Progress(terminal_progress(sys.stderr), len(stmts))
+    progress = Progress(terminal_progress(sys.stderr) if settings.progress else None, len(stmts))
     baseline: dict[str, float] = {}
     prepared = _prepare_all(conn, stmts, cat, stats_by_col, budget, progress, baseline)
     notes = _permission_check(stmts, server["role"], shown)
@@ -644,10 +644,14 @@ class ConfigKeys:
     def __init__(self, cands: dict[str, Any], kind: str = CONFIG_KEYS):
         self.refs = {c.key: c for c in candidate_refs(cands)}
         self.kind = kind
+        self._memo: dict[tuple[str, frozenset[str]], str] = {}
 
     def __call__(self, qid: str, config: frozenset[str], ref: select_mod.StatementRef) -> str:
-        if self.kind == CONFIG_KEYS:
-            keys = sorted(k for k in config if select_mod.relevant(self.refs[k], ref))
-        else:
-            keys = sorted(k for k in config if self.refs[k].table in ref.tables)
-        return qid + "|" + ";".join(keys)
+        got = self._memo.get((qid, config))
+        if got is None:
+            if self.kind == CONFIG_KEYS:
+                keys = sorted(k for k in config if select_mod.relevant(self.refs[k], ref))
+            else:
+                keys = sorted(k for k in config if self.refs[k].table in ref.tables)
+            got = self._memo[(qid, config)] = qid + "|" + ";".join(keys)
+        return got

@@ -36,6 +36,8 @@ class Prepared:
     text: str
     nparams: int
     param_types: list[str] = field(default_factory=list)  # "" = let PostgreSQL infer
+    #: rendered SQL reused by every EXPLAIN of the statement: "as" (types and text), and each values' arguments
+    rendered: dict[Any, str] = field(default_factory=dict, repr=False, compare=False)
 
 
 _names = itertools.count(1)
@@ -118,7 +120,7 @@ def explain(conn: psycopg.Connection, prep: Prepared, values: list[str | None] |
     name = f"perfadvisor_{next(_names)}"
     # One round trip (simple query protocol): SET; PREPARE; EXPLAIN; DEALLOCATE.
     # Newlines between statements: a workload statement may end in a `--` comment.
-    batch = sql.SQL("\n;\n").join(_explain_sql(name, prep, values))
+    batch = _explain_sql(conn, name, prep, values)[0]
     try:
         with conn.cursor() as cur:
             cur.execute(batch, prepare=False)
@@ -136,17 +138,29 @@ def explain(conn: psycopg.Connection, prep: Prepared, values: list[str | None] |
 BATCH = 64
 
 
-def _explain_sql(name: str, prep: Prepared, values: list[str | None] | None) -> list[sql.Composable]:
-    """SET plan_cache_mode; PREPARE; EXPLAIN EXECUTE; DEALLOCATE for one statement (see explain)."""
+def _explain_sql(conn: psycopg.Connection, name: str, prep: Prepared, values: list[str | None] | None,
+                 mode: str | None = None) -> tuple[str, str]:
+    """SET plan_cache_mode (unless `mode` is already it); PREPARE; EXPLAIN EXECUTE; DEALLOCATE for one
+    statement (see explain), as SQL text, and the plan_cache_mode it leaves. The statement's own text and
+    its arguments are rendered once (Prepared.rendered): this runs for every what-if costing."""
     generic = values is None
-    args = [sql.SQL("NULL")] * prep.nparams if generic else [
-        sql.SQL("NULL") if v is None else sql.Literal(v) for v in values]
-    mode = "force_generic_plan" if generic else "force_custom_plan"
-    q = sql.SQL(OWN_MARKER + " EXPLAIN (FORMAT JSON) EXECUTE {}").format(sql.Identifier(name))
-    if args:
-        q = sql.SQL("{}({})").format(q, sql.SQL(", ").join(args))
-    return [sql.SQL(f"{OWN_MARKER} SET plan_cache_mode = {mode}"), _prepare_sql(name, prep), q,
-            sql.SQL(OWN_MARKER + " DEALLOCATE {}").format(sql.Identifier(name))]
+    want = "force_generic_plan" if generic else "force_custom_plan"
+    if "as" not in prep.rendered:
+        types = [t or "unknown" for t in prep.param_types] if any(prep.param_types) else []
+        prep.rendered["as"] = (f"({', '.join(types)})" if types else "") + f" AS {prep.text}\n"
+    args = prep.rendered.get(tuple(values) if values is not None else None)
+    if args is None:
+        parts = ["NULL"] * prep.nparams if generic else [
+            "NULL" if v is None else sql.Literal(v).as_string(conn) for v in values]
+        args = prep.rendered[tuple(values) if values is not None else None] = \
+            f"({', '.join(parts)})" if parts else ""
+    ident = '"' + name + '"'  # perfadvisor_<n>: nothing to escape
+    text = (f"{OWN_MARKER} PREPARE {ident}{prep.rendered['as']}\n;\n"
+            f"{OWN_MARKER} EXPLAIN (FORMAT JSON) EXECUTE {ident}{args}\n;\n"
+            f"{OWN_MARKER} DEALLOCATE {ident}")
+    if mode != want:
+        text = f"{OWN_MARKER} SET plan_cache_mode = {want}\n;\n" + text
+    return text, want
 
 
 def _plans_of(cur) -> list[Any]:
@@ -170,8 +184,11 @@ def explain_costs(conn: psycopg.Connection, items: list[tuple[Prepared, list[str
     for at in range(0, len(items), BATCH):
         chunk = items[at:at + BATCH]
         names = [f"perfadvisor_{next(_names)}" for _ in chunk]
-        batch = sql.SQL("\n;\n").join([part for name, (prep, values) in zip(names, chunk, strict=True)
-                                        for part in _explain_sql(name, prep, values)])
+        parts, mode = [], None
+        for name, (prep, values) in zip(names, chunk, strict=True):
+            text, mode = _explain_sql(conn, name, prep, values, mode)
+            parts.append(text)
+        batch = "\n;\n".join(parts)
         try:
             with conn.cursor() as cur:
                 cur.execute(batch, prepare=False)

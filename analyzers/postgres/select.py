@@ -118,21 +118,25 @@ class _Chosen:
     tables it reads and entered by a column it uses (`relevant`, the same rule that credits a gain), so a
     choice only makes new configurations for the statements it can change."""
 
-    def __init__(self, by_key: dict[str, CandidateRef]):
-        self.by_key = by_key
-        self.by_table: dict[tuple[str, str], set[str]] = {}
+    def __init__(self, served: dict[str, list[StatementRef]]):
+        self.chosen: set[str] = set()
+        #: statement key → the candidates it could use (the inverse of `served`)
+        self.usable: dict[str, list[str]] = {}
+        for key, stmts in served.items():
+            for s in stmts:
+                self.usable.setdefault(s.key, []).append(key)
 
     def add(self, key: str) -> None:
-        self.by_table.setdefault(self.by_key[key].table, set()).add(key)
+        self.chosen.add(key)
 
     def remove(self, key: str) -> None:
-        self.by_table[self.by_key[key].table].discard(key)
+        self.chosen.discard(key)
 
     def keys(self) -> frozenset[str]:
-        return frozenset(k for ks in self.by_table.values() for k in ks)
+        return frozenset(self.chosen)
 
     def for_statement(self, s: StatementRef) -> frozenset[str]:
-        return frozenset(k for t in s.tables for k in self.by_table.get(t, ()) if relevant(self.by_key[k], s))
+        return frozenset(k for k in self.usable.get(s.key, ()) if k in self.chosen)
 
 
 class _Counted:
@@ -153,9 +157,9 @@ class _Counted:
             self._prefetch(requests)
 
 
-def _weighted_gain(c: CandidateRef, chosen: _Chosen, stmts: dict[tuple[str, str], list[StatementRef]],
+def _weighted_gain(c: CandidateRef, chosen: _Chosen, served: dict[str, list[StatementRef]],
                    cost: _Counted, current: dict[str, float]) -> tuple[float, dict[str, tuple[float, float]]]:
-    asks = [(s, chosen.for_statement(s) | {c.key}) for s in stmts.get(c.table, ()) if relevant(c, s)]
+    asks = [(s, chosen.for_statement(s) | {c.key}) for s in served[c.key]]
     cost.prefetch([(s.key, config) for s, config in asks])
     per: dict[str, tuple[float, float]] = {}
     gain = 0.0
@@ -193,7 +197,6 @@ def choose(stmts: list[StatementRef], cands: list[CandidateRef], cost: CostFn,
     sel = Selection()
     by_key = {c.key: c for c in cands}
     groups = _Groups(stmts, cands)
-    chosen = _Chosen(by_key)
     cost.prefetch([(s.key, frozenset()) for s in stmts])
     sel.baseline = {s.key: cost(s.key, frozenset()) for s in stmts}
     current = dict(sel.baseline)
@@ -201,6 +204,9 @@ def choose(stmts: list[StatementRef], cands: list[CandidateRef], cost: CostFn,
     for s in stmts:
         for t in sorted(s.tables):
             by_table.setdefault(t, []).append(s)
+    # the statements each candidate could change (relevant), once: asked after every choice
+    served = {c.key: [s for s in by_table.get(c.table, ()) if relevant(c, s)] for c in cands}
+    chosen = _Chosen(served)
     heap = []
     ordered = sorted(cands, key=lambda c: c.key)
     for i, c in enumerate(ordered):
@@ -209,8 +215,8 @@ def choose(stmts: list[StatementRef], cands: list[CandidateRef], cost: CostFn,
             break
         if i % PREFETCH_CANDIDATES == 0:  # candidates on different tables share round trips
             cost.prefetch([(s.key, frozenset({d.key})) for d in ordered[i:i + PREFETCH_CANDIDATES]
-                           for s in by_table.get(d.table, ()) if relevant(d, s)])
-        gain, _ = _weighted_gain(c, chosen, by_table, cost, current)
+                           for s in served[d.key]])
+        gain, _ = _weighted_gain(c, chosen, served, cost, current)
         if gain > 0:
             heap.append((-gain, c.key, 0))
         if progress is not None:
@@ -228,11 +234,11 @@ def choose(stmts: list[StatementRef], cands: list[CandidateRef], cost: CostFn,
         c = by_key[key]
         group = groups.find(c.table)
         if ver != version.get(group, 0):
-            gain, _ = _weighted_gain(c, chosen, by_table, cost, current)
+            gain, _ = _weighted_gain(c, chosen, served, cost, current)
             if gain > 0:
                 heapq.heappush(heap, (-gain, key, version.get(group, 0)))
             continue
-        gain, per = _weighted_gain(c, chosen, by_table, cost, current)
+        gain, per = _weighted_gain(c, chosen, served, cost, current)
         if not _qualifies(per, min_savings_pct):
             sel.rejected[key] = f"cuts no statement's cost by {min_savings_pct:g}% or more"
             continue
@@ -247,14 +253,14 @@ def choose(stmts: list[StatementRef], cands: list[CandidateRef], cost: CostFn,
             progress(len(ordered) - len(sel.uncosted), len(ordered), n_chosen)
         for s_key, (_, after) in per.items():
             current[s_key] = after
-    _prune(chosen, groups, by_table, by_key, cost, min_savings_pct, sel)
+    _prune(chosen, groups, served, by_key, cost, min_savings_pct, sel)
     sel.chosen = sorted(chosen.keys())
     cost.prefetch([(s.key, chosen.for_statement(s)) for s in stmts])
     sel.final = {s.key: cost(s.key, chosen.for_statement(s)) for s in stmts}
     for key in sel.chosen:
         chosen.remove(key)
         attributed = {}
-        asks = [(s, chosen.for_statement(s)) for s in by_table.get(by_key[key].table, ()) if relevant(by_key[key], s)]
+        asks = [(s, chosen.for_statement(s)) for s in served[key]]
         cost.prefetch([(s.key, config) for s, config in asks])
         for s, config in asks:
             without = cost(s.key, config)
@@ -266,7 +272,7 @@ def choose(stmts: list[StatementRef], cands: list[CandidateRef], cost: CostFn,
     return sel
 
 
-def _prune(chosen: _Chosen, groups: _Groups, by_table, by_key, cost: _Counted, min_savings_pct: float,
+def _prune(chosen: _Chosen, groups: _Groups, served, by_key, cost: _Counted, min_savings_pct: float,
            sel: Selection) -> None:
     """Drop an index that a later choice made redundant (it no longer qualifies given all the others).
 
@@ -280,8 +286,7 @@ def _prune(chosen: _Chosen, groups: _Groups, by_table, by_key, cost: _Counted, m
         while changed:
             changed = False
             for key in keys:
-                asks = [(s, chosen.for_statement(s)) for s in by_table.get(by_key[key].table, ())
-                        if relevant(by_key[key], s)]
+                asks = [(s, chosen.for_statement(s)) for s in served[key]]
                 cost.prefetch([(s.key, with_all - {key}) for s, with_all in asks])
                 per = {s.key: (cost(s.key, with_all - {key}), cost(s.key, with_all)) for s, with_all in asks}
                 if not _qualifies(per, min_savings_pct):

@@ -100,10 +100,49 @@ class HypoSession:
             return
         t0 = time.perf_counter()
         try:
-            for t, keys in sorted(state.items()):
-                self._switch(t, keys)
+            if not self._switch_at_once(state):
+                for t, keys in sorted(state.items()):
+                    self._switch(t, keys)
         finally:
             self.stats.hypo_time_s += time.perf_counter() - t0
+
+    def _switch_at_once(self, state: dict[tuple[str, str], frozenset[str]]) -> bool:
+        """All the drops and creates of `state` in one round trip. False when HypoPG refused one: the
+        session is then reset (HypoPG's changes are not transactional, so the state before the refusal is
+        unknown) and the caller goes one index at a time, which finds the refused one."""
+        drops, creates = [], []
+        for t, keys in sorted(state.items()):
+            now = self._on.get(t, set())
+            drops += [(t, k) for k in sorted(now - keys)]
+            creates += [(t, k) for k in sorted(keys - now - self.broken.keys())]
+        parts = [f"{OWN_MARKER} SELECT hypopg_drop_index({int(self._oids[k])})" for _, k in drops]
+        parts += [sql.SQL(OWN_MARKER + " SELECT indexrelid, indexname, hypopg_relation_size(indexrelid) "
+                          "FROM hypopg_create_index({})").format(sql.Literal(create_index_sql(self.specs[k])))
+                  .as_string(self.conn) for _, k in creates]
+        if not parts:
+            return True
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute("\n;\n".join(parts), prepare=False)
+                rows = []
+                while True:
+                    if cur.pgresult is not None and cur.description:
+                        rows.append(cur.fetchone())
+                    if not cur.nextset():
+                        break
+        except psycopg.Error:
+            self.reset()
+            return False
+        for t, k in drops:
+            self._on[t].discard(k)
+            del self._oids[k]
+        for (t, k), row in zip(creates, rows[len(drops):], strict=True):
+            self.stats.hypo_indexes_created += 1
+            self._oids[k] = row[0]
+            self.sizes_bytes.setdefault(k, int(row[2]))
+            self.names[k] = row[1]
+            self._on.setdefault(t, set()).add(k)
+        return True
 
     def _switch(self, table: tuple[str, str], config: frozenset[str]) -> None:
         now = self._on.setdefault(table, set())
