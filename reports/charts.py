@@ -4,15 +4,22 @@ matplotlib escapes text in SVG output, and the tests check that statement text c
 from __future__ import annotations
 
 import io
+from functools import cache
 from typing import Any
 
-import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+@cache
+def _pyplot():
+    """matplotlib.pyplot on the Agg backend, imported on the first chart (0.6 s: a report without charts, such
+    as a front-end-only run, does not pay it)."""
+    import matplotlib
 
-plt.rcParams["svg.fonttype"] = "none"  # text stays text: small files, selectable labels
-plt.rcParams["svg.hashsalt"] = "perfadvisor"  # stable ids across runs
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.fonttype"] = "none"  # text stays text: small files, selectable labels
+    plt.rcParams["svg.hashsalt"] = "perfadvisor"  # stable ids across runs
+    return plt
 
 
 def _label(query: str, width: int = 48) -> str:
@@ -25,7 +32,7 @@ def _label(query: str, width: int = 48) -> str:
 def _svg(fig) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight")
-    plt.close(fig)
+    _pyplot().close(fig)
     text = buf.getvalue()
     return text[text.index("<svg"):]
 
@@ -37,7 +44,7 @@ def cost_before_after(statements: list[dict[str, Any]]) -> str | None:
     rows = [s for s in statements if s.get("cost_before") is not None and s.get("cost_after") is not None][:8]
     if not rows:
         return None
-    fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(rows) + 0.9))
+    fig, ax = _pyplot().subplots(figsize=(7.5, 0.5 * len(rows) + 0.9))
     labels = [_label(s["query"]) if s.get("query") else f"queryid {s['queryid']}" for s in rows]
     y = range(len(rows))
     before = [float(s["cost_before"]) for s in rows]
@@ -64,7 +71,7 @@ def workload_shares(statements: list[dict[str, Any]]) -> str | None:
     rows = statements[:15]
     if not rows:
         return None
-    fig, ax = plt.subplots(figsize=(6.5, 0.3 * len(rows) + 0.9))
+    fig, ax = _pyplot().subplots(figsize=(6.5, 0.3 * len(rows) + 0.9))
     colors = {"analysed": "#4f81bd", "unanalysed": "#c0504d", "utility": "#999999"}
     ax.barh(range(len(rows)), [100 * s["share"] for s in rows],
             color=[colors.get(s.get("status") or "", "#999999") for s in rows])
@@ -87,7 +94,7 @@ def timeseries(spec: dict[str, Any]) -> str | None:
     series = {k: v for k, v in (spec.get("series") or {}).items() if any(x is not None for x in v)}
     if len(t) < 2 or not series:
         return None
-    fig, ax = plt.subplots(figsize=(7.5, 2.4))
+    fig, ax = _pyplot().subplots(figsize=(7.5, 2.4))
     for label, values in list(series.items())[:8]:
         xs = [x for x, v in zip(t, values, strict=False) if v is not None]
         ys = [v for v in values if v is not None]
