@@ -636,6 +636,10 @@ def candidate_refs(cands: dict[str, Any]) -> list[select_mod.CandidateRef]:
 CONFIG_KEYS = "relevant"
 
 
+#: Memo keys ConfigKeys keeps before it starts again (about 25 MB).
+MEMO_KEYS = 1 << 16
+
+
 class ConfigKeys:
     """Memo keys of costings: "queryid|candidate;candidate…", the statement and the candidates of a
     configuration that it could use (on a table it reads, entered by a column it uses: select.relevant), so
@@ -653,5 +657,8 @@ class ConfigKeys:
                 keys = sorted(k for k in config if select_mod.relevant(self.refs[k], ref))
             else:
                 keys = sorted(k for k in config if self.refs[k].table in ref.tables)
-            got = self._memo[(qid, config)] = qid + "|" + ";".join(keys)
+            got = qid + "|" + ";".join(keys)
+            if len(self._memo) >= MEMO_KEYS:  # bounded: the selection asks the recent ones again
+                self._memo.clear()
+            self._memo[(qid, config)] = got
         return got
