@@ -96,6 +96,10 @@ def render(report: dict[str, Any]) -> str:
         if "analysed_share" in cov:
             head.append(f"- {area}: analysed {100 * cov['analysed_share']:.1f}% of total exec time; "
                         f"{len(cov.get('unanalysed', []))} statement(s) could not be analysed")
+            if cov.get("utility"):
+                head.append(f"- {area}: utility statements, not costed, counted apart: " + "; ".join(
+                    f"{u['command']} ({u['statements']} statement(s), {100 * u['share']:.1f}% of exec time)"
+                    for u in cov["utility"]))
     for line in fe.coverage_lines(report.get("coverage", {}).get("frontend") or {}):
         head.append(f"- frontend: {_cell(line, 400)}")
     for note in report.get("notes", []):

@@ -359,3 +359,54 @@ def test_progress_line_shows_on_a_terminal_and_not_with_quiet(pg_cluster, tmp_pa
     assert code in (0, 1) and "statements explained" in shown, shown
     code, shown = stderr_on_a_terminal("-q")
     assert code in (0, 1) and "statements explained" not in shown, shown
+
+
+# --- utility statements: counted apart, by command -----------------------------------------------------------
+
+def test_utility_type_names_the_command():
+    from analyzers.postgres.statements import utility_type
+    assert utility_type("begin") == "BEGIN"
+    assert utility_type("/* app */ SET search_path = public") == "SET"
+    assert utility_type("CREATE UNIQUE INDEX CONCURRENTLY i ON t (a)") == "CREATE INDEX"
+    assert utility_type("create or replace function f() returns int as $$ select 1 $$ language sql") == \
+        "CREATE FUNCTION"
+    assert utility_type("ALTER TABLE t ADD COLUMN b int") == "ALTER TABLE"
+    assert utility_type("COMMIT") == "COMMIT" and utility_type("COMMIT PREPARED 'x'") == "COMMIT PREPARED"
+    assert utility_type("copy t from stdin") == "COPY" and utility_type("   ") == ""
+
+
+def test_utility_statements_are_counted_apart_and_every_dml_is_costed_or_explained(pg_cluster):
+    """A real workload with transactions, SET, DDL and DML: coverage lists each SELECT/INSERT/UPDATE/DELETE as
+    analysed or with a reason, and counts the utility statements by command, never as unanalysed."""
+    from analyzers.postgres.rules import coverage
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS utildb")
+        conn.execute("CREATE DATABASE utildb")
+    dsn = pg_cluster.dsn("utildb")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET pg_stat_statements.track = 'none'")
+        conn.execute("CREATE EXTENSION pg_stat_statements; CREATE EXTENSION hypopg")
+        conn.execute("CREATE TABLE u (id int PRIMARY KEY, a int)")
+        conn.execute("INSERT INTO u SELECT g, g % 50 FROM generate_series(1, 5000) g")
+        conn.execute("ANALYZE u")
+    with psycopg.connect(dsn) as conn:  # transactions: BEGIN / COMMIT as the driver sends them
+        for i in range(3):
+            conn.execute("SET statement_timeout = '5s'")
+            conn.execute("SELECT * FROM u WHERE a = %s", (i,)).fetchall()
+            conn.execute("UPDATE u SET a = a WHERE id = %s", (i + 1,))
+            conn.commit()
+        conn.execute("CREATE TEMP TABLE scratch (x int)")
+        conn.commit()
+    settings_ = build_settings("/nonexistent/perfadvisor.toml", target_flags={"postgres": {"dsn": dsn}},
+                               threshold_flags={"postgres": {"workload_share": 1.0}})
+    section = collect(settings_)
+    cov = coverage(section)
+    commands = {u["command"]: u for u in cov["utility"]}
+    assert {"SET", "CREATE TABLE"} <= commands.keys(), commands
+    assert commands["SET"]["calls"] >= 3
+    assert all(u["reason"] and not u["reason"].startswith("utility") for u in cov["unanalysed"]), cov["unanalysed"]
+    dml = [s for s in section["statements"] if s["query"].lstrip().split()[0].upper() in
+           ("SELECT", "INSERT", "UPDATE", "DELETE") and " u " in s["query"] + " "]
+    assert dml and all(s["status"] == "analysed" or s.get("reason") for s in dml), dml
+    assert {s["queryid"] for s in section["statements"] if s.get("status") == "utility"} == \
+        {s["queryid"] for s in section["statements"] if s["kind"] == "utility"}

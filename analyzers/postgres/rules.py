@@ -19,7 +19,7 @@ from analyzers.postgres import patterns
 from analyzers.postgres import select as select_mod
 from analyzers.postgres.candidates import index_key_parts
 from analyzers.postgres.collect import ConfigKeys, candidate_refs, selection_options, statement_refs
-from analyzers.postgres.statements import quote_ident
+from analyzers.postgres.statements import quote_ident, utility_type
 from analyzers.postgres.whatif import create_index_sql
 
 DOCS = "https://www.postgresql.org/docs/15/"
@@ -563,7 +563,15 @@ def coverage(section: dict[str, Any]) -> dict[str, Any]:
     analysed = sum(s["share"] for s in stmts if s.get("status") == "analysed")
     unanalysed = [{"queryid": s["queryid"], "query": s["query"], "reason": s.get("reason"),
                    "share": s["share"], "calls": s["calls"]}
-                  for s in stmts if s.get("status") in ("unanalysed", "utility")]
+                  for s in stmts if s.get("status") == "unanalysed"]
+    # utility statements (BEGIN, SET, DDL, COPY…) are not what an index serves: counted apart, by command
+    utility: dict[str, dict[str, Any]] = {}
+    for s in stmts:
+        if s.get("status") == "utility":
+            u = utility.setdefault(utility_type(s["query"]) or "?", {"statements": 0, "calls": 0, "share": 0.0})
+            u["statements"] += 1
+            u["calls"] += int(s["calls"] or 0)
+            u["share"] += s["share"]
     w = section["workload"]
     top = sorted(stmts, key=lambda s: -s["total_exec_time_ms"])[:15]
     costed = section["whatif"].get("available", False)
@@ -573,7 +581,9 @@ def coverage(section: dict[str, Any]) -> dict[str, Any]:
             "analysed_share": analysed, "selected_share": w["selected_share"],
             "below_cut_share": max(0.0, 1.0 - w["selected_share"]),
             "statement_count": w["statement_count"], "selected_count": w["selected_count"],
-            "unanalysed": unanalysed, "whatif": section["whatif"].get("available", False),
+            "unanalysed": unanalysed,
+            "utility": [{"command": k, **v} for k, v in sorted(utility.items(), key=lambda kv: -kv[1]["share"])],
+            "whatif": section["whatif"].get("available", False),
             "explain_calls": section["whatif"].get("explain_calls", 0),
             "statements": [statement_explanation(s, costed) for s in stmts]}
 

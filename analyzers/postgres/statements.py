@@ -61,6 +61,31 @@ def first_keyword(query: str) -> str:
     return m.group(1).lower() if m else ""
 
 
+#: Utility commands named by two words (CREATE INDEX, ALTER TABLE, …), as in the SQL command reference.
+_TWO_WORD = {"create", "drop", "alter", "refresh", "reset", "lock", "grant", "revoke", "comment", "release",
+             "start", "prepare", "commit", "rollback"}
+
+
+def utility_type(query: str) -> str:
+    """The command of a utility statement, upper case, as the PostgreSQL SQL command reference names it:
+    "BEGIN", "SET", "COPY", "CREATE INDEX", "ALTER TABLE" (a second word for CREATE, DROP, ALTER, …;
+    OR REPLACE, UNIQUE, TEMP and CONCURRENTLY are skipped). "" for an empty text."""
+    body = _LEADING_COMMENTS.sub("", query)
+    words = re.findall(r"[A-Za-z_]+", body[:200])
+    if not words:
+        return ""
+    first = words[0].upper()
+    if words[0].lower() not in _TWO_WORD or len(words) < 2:
+        return first
+    rest = [w.upper() for w in words[1:] if w.upper() not in
+            {"OR", "REPLACE", "UNIQUE", "TEMP", "TEMPORARY", "UNLOGGED", "CONCURRENTLY", "GLOBAL", "LOCAL"}]
+    second = rest[0] if rest else ""
+    # COMMIT/ROLLBACK PREPARED and PREPARE TRANSACTION are commands of their own; COMMIT WORK is COMMIT
+    if first in {"COMMIT", "ROLLBACK", "PREPARE", "RELEASE", "START"} and second not in {"PREPARED", "TRANSACTION"}:
+        return first
+    return f"{first} {second}".strip()
+
+
 def kind(query: str) -> str:
     """"explainable" for DML/queries that EXPLAIN can cost, else "utility" (BEGIN, SET, DDL, COPY, …)."""
     return "explainable" if first_keyword(query) in _EXPLAINABLE else "utility"
