@@ -410,3 +410,61 @@ def test_utility_statements_are_counted_apart_and_every_dml_is_costed_or_explain
     assert dml and all(s["status"] == "analysed" or s.get("reason") for s in dml), dml
     assert {s["queryid"] for s in section["statements"] if s.get("status") == "utility"} == \
         {s["queryid"] for s in section["statements"] if s["kind"] == "utility"}
+
+
+# --- batched what-if work: a failure inside a batch ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def batch_dsn(pg_cluster):
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS batchdb")
+        conn.execute("CREATE DATABASE batchdb")
+    dsn = pg_cluster.dsn("batchdb")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION hypopg")
+        conn.execute("CREATE TABLE b1 (id int PRIMARY KEY, a int, t text)")
+        conn.execute("INSERT INTO b1 SELECT g, g % 100, 'x' || g FROM generate_series(1, 5000) g")
+        conn.execute("ANALYZE b1")
+    return dsn
+
+
+def test_a_statement_failing_inside_a_batch_gets_its_own_error_and_the_others_their_cost(batch_dsn):
+    """EXPLAIN batches fall back to one statement at a time when one fails (here a value PostgreSQL cannot cast,
+    a real error at EXECUTE), and leave no prepared statement behind."""
+    from analyzers.postgres import plans
+    with psycopg.connect(batch_dsn, autocommit=True) as conn:
+        prep = plans.prepare(conn, "SELECT * FROM b1 WHERE a = $1", {})
+        items = [(prep, None), (prep, ["not a number"]), (prep, ["7"])] * 30  # 90: more than one batch
+        got = plans.explain_costs(conn, items)
+        assert len(got) == 90
+        for i, value in enumerate(got):
+            if i % 3 == 1:
+                assert isinstance(value, plans.ExplainError) and "invalid input syntax" in str(value), value
+            else:
+                assert isinstance(value, float) and value == got[i % 3], (i, value)
+        one = plans.explain(conn, prep, ["7"])["Total Cost"]
+        assert got[2] == one  # the batch's cost is the one EXPLAIN alone gives
+        left = conn.execute("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'perfadvisor%'").fetchone()
+        assert left[0] == 0
+
+
+def test_a_candidate_hypopg_refuses_in_a_batch_is_recorded_and_the_others_created(batch_dsn):
+    """A candidate HypoPG refuses (a GIN index with an operator class this database lacks: PostgreSQL's own
+    error); switching to a state with it and a B-tree records the refusal, creates the B-tree, and the cost
+    uses it."""
+    from advisor.model import IndexSpec
+    from analyzers.postgres import plans
+    from analyzers.postgres.whatif import HypoSession
+    specs = {"btree": IndexSpec("public", "b1", ("a",)),
+             "gin": IndexSpec("public", "b1", ("t gin_trgm_ops",), method="gin")}
+    with psycopg.connect(batch_dsn, autocommit=True) as conn:
+        session = HypoSession(conn, specs)
+        session.reset()
+        prep = plans.prepare(conn, "SELECT * FROM b1 WHERE a = $1", {})
+        [with_both] = session.costs(session.state_for({"btree", "gin"}, [("public", "b1")]), [(prep, None)])
+        assert "gin_trgm_ops" in session.broken["gin"] and "btree" in session.names
+        [without] = session.costs(session.state_for(set(), [("public", "b1")]), [(prep, None)])
+        assert with_both < without
+        assert session.names["btree"] not in str(session.plan(prep, frozenset()))
+        assert conn.execute("SELECT count(*) FROM hypopg_list_indexes").fetchone()[0] == 0
+        session.reset()
