@@ -25,16 +25,23 @@ TABLES = 300
 ROWS = 2000
 
 
-def _build(pg_cluster, n: int) -> str:
-    """A database with n tables s0..s{n-1}, each read by two statements that one index on `a` serves."""
-    name = f"scale{n}"
+def fresh_database(pg_cluster, name: str) -> str:
+    """A new database `name` (dropped first) with pg_stat_statements and HypoPG; its DSN."""
     with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name}")
         conn.execute(f"CREATE DATABASE {name}")
     dsn = pg_cluster.dsn(name)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SET pg_stat_statements.track = 'none'")
         conn.execute("CREATE EXTENSION pg_stat_statements; CREATE EXTENSION hypopg")
+    return dsn
+
+
+def _build(pg_cluster, n: int) -> str:
+    """A database with n tables s0..s{n-1}, each read by two statements that one index on `a` serves."""
+    name = f"scale{n}"
+    dsn = fresh_database(pg_cluster, name)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET pg_stat_statements.track = 'none'")  # the setup is not the workload
         for i in range(n):
             conn.execute(f"CREATE TABLE s{i} (id int PRIMARY KEY, a int, b int, pad text)")
             conn.execute(f"INSERT INTO s{i} SELECT g, g, g % 10, repeat('x', 40) FROM generate_series(1, {ROWS}) g")
@@ -238,13 +245,9 @@ def test_time_budget_that_runs_out_says_how_far_it_got(scale_dsns):
 def test_extract_with_a_placeholder_field_is_costed(pg_cluster):
     """`extract(year from ts)` is written `EXTRACT($1 FROM ts)` by pg_stat_statements; it is analysed as
     date_part($1, ts) and its missing index is found."""
-    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS shapes")
-        conn.execute("CREATE DATABASE shapes")
-    dsn = pg_cluster.dsn("shapes")
+    dsn = fresh_database(pg_cluster, "shapes")
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SET pg_stat_statements.track = 'none'")
-        conn.execute("CREATE EXTENSION pg_stat_statements; CREATE EXTENSION hypopg")
+        conn.execute("SET pg_stat_statements.track = 'none'")  # the setup is not the workload
         conn.execute("CREATE TABLE ev (id int PRIMARY KEY, owner int, ts timestamptz)")
         conn.execute("INSERT INTO ev SELECT g, g % 5000, now() - g * interval '1 hour' FROM generate_series(1, 50000) g")
         conn.execute("ANALYZE ev")
@@ -285,13 +288,9 @@ def test_partitioned_table_index_and_its_online_route_run(pg_cluster):
     """A statement on a partitioned table lacking an index gets PG001 on the partitioned table, with the
     per-partition CONCURRENTLY + ATTACH PARTITION route; that route runs and yields a valid index the plan uses."""
     from analyzers.postgres import analyze as pg_analyze
-    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS parts")
-        conn.execute("CREATE DATABASE parts")
-    dsn = pg_cluster.dsn("parts")
+    dsn = fresh_database(pg_cluster, "parts")
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SET pg_stat_statements.track = 'none'")
-        conn.execute("CREATE EXTENSION pg_stat_statements; CREATE EXTENSION hypopg")
+        conn.execute("SET pg_stat_statements.track = 'none'")  # the setup is not the workload
         conn.execute("CREATE TABLE m (city int, ts date, v int) PARTITION BY RANGE (ts)")
         conn.execute("CREATE TABLE m_h1 PARTITION OF m FOR VALUES FROM ('2024-01-01') TO ('2024-07-01')")
         conn.execute("CREATE TABLE m_h2 PARTITION OF m FOR VALUES FROM ('2024-07-01') TO ('2025-01-01')")
@@ -326,12 +325,8 @@ def test_progress_line_shows_on_a_terminal_and_not_with_quiet(pg_cluster, tmp_pa
     import subprocess
     import sys
 
-    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS quietdb")
-        conn.execute("CREATE DATABASE quietdb")
-    dsn = pg_cluster.dsn("quietdb")
+    dsn = fresh_database(pg_cluster, "quietdb")
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION pg_stat_statements; CREATE EXTENSION hypopg")
         conn.execute("CREATE TABLE q (id int PRIMARY KEY, a int)")
         conn.execute("INSERT INTO q SELECT g, g % 100 FROM generate_series(1, 5000) g")
         conn.execute("ANALYZE q")
@@ -379,13 +374,9 @@ def test_utility_statements_are_counted_apart_and_every_dml_is_costed_or_explain
     """A real workload with transactions, SET, DDL and DML: coverage lists each SELECT/INSERT/UPDATE/DELETE as
     analysed or with a reason, and counts the utility statements by command, never as unanalysed."""
     from analyzers.postgres.rules import coverage
-    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS utildb")
-        conn.execute("CREATE DATABASE utildb")
-    dsn = pg_cluster.dsn("utildb")
+    dsn = fresh_database(pg_cluster, "utildb")
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SET pg_stat_statements.track = 'none'")
-        conn.execute("CREATE EXTENSION pg_stat_statements; CREATE EXTENSION hypopg")
+        conn.execute("SET pg_stat_statements.track = 'none'")  # the setup is not the workload
         conn.execute("CREATE TABLE u (id int PRIMARY KEY, a int)")
         conn.execute("INSERT INTO u SELECT g, g % 50 FROM generate_series(1, 5000) g")
         conn.execute("ANALYZE u")
@@ -416,12 +407,8 @@ def test_utility_statements_are_counted_apart_and_every_dml_is_costed_or_explain
 
 @pytest.fixture(scope="module")
 def batch_dsn(pg_cluster):
-    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS batchdb")
-        conn.execute("CREATE DATABASE batchdb")
-    dsn = pg_cluster.dsn("batchdb")
+    dsn = fresh_database(pg_cluster, "batchdb")
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION hypopg")
         conn.execute("CREATE TABLE b1 (id int PRIMARY KEY, a int, t text)")
         conn.execute("INSERT INTO b1 SELECT g, g % 100, 'x' || g FROM generate_series(1, 5000) g")
         conn.execute("ANALYZE b1")
