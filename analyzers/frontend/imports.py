@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections import defaultdict
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -255,6 +256,125 @@ def handler_only(code: str, statement_end: int, names: list[str],
     return tuple(sorted(found)) if uses else ()
 
 
+def _bindings(clause: str) -> list[tuple[str, str]]:
+    """(exported name, local name) pairs an import clause binds (`default` for a default import); [] for a
+    namespace import (`* as ns`: its members are used as `<ns.X/>`, which this scan does not follow)."""
+    if "*" in clause:
+        return []
+    out = []
+    head, _, braced = clause.partition("{")
+    head = head.strip().rstrip(",").strip()
+    if head and head != "type":
+        out.append(("default", head))
+    for part in braced.rstrip("} \n").split(","):
+        part = part.strip()
+        if part and not part.startswith("type "):
+            src, _, alias = part.partition(" as ")
+            out.append((src.strip(), (alias or src).strip()))
+    return out
+
+
+def _operand_start(code: str, end: int) -> int:
+    """Where the expression that ends at `end` (exclusive) starts: scanning back over balanced brackets to
+    the enclosing open bracket, a `,` or `;`, an arrow `=>` or an assignment `=`."""
+    depth = 0
+    j = end - 1
+    while j >= 0:
+        c = code[j]
+        if c in ")]}":
+            depth += 1
+        elif c in "([{":
+            if depth == 0:
+                break
+            depth -= 1
+        elif depth == 0:
+            if c in ",;" or (c == ">" and code[j - 1:j] == "="):
+                break
+            if c == "=" and code[j - 1:j] not in ("=", "!", "<", ">") and code[j + 1:j + 2] != "=":
+                break
+        j -= 1
+    return j + 1
+
+
+def _expression(text: str) -> str | None:
+    """`text` as a one-line guard expression (a leading `return` dropped), or None when it is empty or
+    holds JSX markup (`<p>`, `/>`): then the operator was JSX text, not code."""
+    text = re.sub(r"^return\b\s*", "", text.strip())
+    if not text or re.search(r"<[A-Za-z/]|/>", text):
+        return None
+    return " ".join(text.split())
+
+
+def _ternary_condition(segment: str) -> str | None:
+    """The condition of a ternary whose `:` ends `segment` (`c ? <A/> ` → "c"), or None when `segment`
+    has no top-level `?` (an object literal's `key: <X/>`, JSX text such as `Total: <X/>`)."""
+    depth = 0
+    for i, c in enumerate(segment):
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == "?" and depth == 0 and segment[i + 1:i + 2] not in ("?", ".") and segment[i - 1:i] != "?":
+            return _expression(segment[:i])
+    return None
+
+
+def jsx_guard(code: str, lt: int) -> str | None:
+    """The condition under which the JSX element opening at `code[lt] == "<"` renders, or None when it
+    renders unconditionally (or the form is not recognised: None is the conservative answer).
+
+    Recognised, with optional parentheses before the element: `c && <X/>`, `c || <X/>` and `c ?? <X/>`
+    (guard "!(c)"), `c ? <X/> : …`, `c ? … : <X/>` (guard "!(c)") and `if (c) return <X/>` /
+    `if (c) { return <X/>`. Lexical, like the rest of this module (React's conditional rendering forms:
+    https://react.dev/learn/conditional-rendering)."""
+    k = lt
+    while True:
+        while k > 0 and code[k - 1].isspace():
+            k -= 1
+        if k > 0 and code[k - 1] == "(":
+            k -= 1
+            continue
+        break
+    head = code[max(0, k - 8):k]
+    if head.endswith("&&"):
+        return _expression(code[_operand_start(code, k - 2):k - 2])
+    if head.endswith(("||", "??")):
+        cond = _expression(code[_operand_start(code, k - 2):k - 2])
+        return f"!({cond})" if cond else None
+    if head.endswith("?") and not head.endswith("??"):
+        return _expression(code[_operand_start(code, k - 1):k - 1])
+    if head.endswith(":"):
+        cond = _ternary_condition(code[_operand_start(code, k - 1):k - 1])
+        return f"!({cond})" if cond else None
+    if re.search(r"(?<![\w$.])return$", head):
+        before = code[:k - 6].rstrip()
+        if before.endswith("{"):
+            before = before[:-1].rstrip()
+        if before.endswith(")"):
+            start = _operand_start(before, len(before) - 1)  # the `(` of `if (…)` is at start - 1
+            if re.search(r"(?<![\w$.])if\s*$", before[:start - 1]):
+                return _expression(before[start:-1])
+    return None
+
+
+def conditional_guards(code: str, statement_end: int, local: str) -> tuple[str, ...]:
+    """The guards (jsx_guard) of every use of the component `local` after its import statement, or () when
+    any use is unconditional, is not a JSX element (passed as a value, `typeof X`, inside a string), or there
+    is none. `code` has its comments blanked (strip_comments)."""
+    guards: list[str] = []
+    for u in re.finditer(r"(?<![\w$.])" + re.escape(local) + r"(?![\w$])", code[statement_end:]):
+        pos = statement_end + u.start()
+        if code[pos - 2:pos] == "</":
+            continue  # the closing tag of an element already counted
+        if code[pos - 1:pos] != "<":
+            return ()
+        guard = jsx_guard(code, pos - 1)
+        if guard is None:
+            return ()
+        guards.append(guard)
+    return tuple(dict.fromkeys(guards))
+
+
 def scan(sources: dict[str, str], modules: Iterable[str], links: dict[str, str] | None = None,
          aliases: dict[str, str] | None = None) -> list[Import]:
     """Import edges between graph nodes, from module path → original source text (`links`, `aliases`: see
@@ -270,10 +390,12 @@ def scan(sources: dict[str, str], modules: Iterable[str], links: dict[str, str] 
 
     edges: dict[tuple[str, str, str], str] = {}
     only: dict[tuple[str, str], tuple[str, ...]] = {}
+    # (importer, component) → (guards, (exported, local)), or None once any import of it is not conditional
+    cond: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, str]] | None] = {}
     for path, text in code.items():
         src_node = node_of(path)
-        found: list[tuple[str, str, list[str] | None]] = [(s, "dynamic", None)
-                                                          for s in {m.group(1) for m in _DYNAMIC.finditer(text)}]
+        found: list[tuple[str, str, list[str] | None, list[tuple[str, str, tuple[str, ...]]]]] = [
+            (s, "dynamic", None, []) for s in {m.group(1) for m in _DYNAMIC.finditer(text)}]
         handlers: dict[str, tuple[str, ...]] = {}
         bodies: list[tuple[tuple[int, int], str]] | None = None  # computed once per file, when needed
         for m in _STATIC.finditer(text):
@@ -286,22 +408,39 @@ def scan(sources: dict[str, str], modules: Iterable[str], links: dict[str, str] 
                 if bodies is None:
                     bodies = handler_bodies(text)
                 handlers[m.group(1)] = handler_only(text, m.end(), _locals(clause.group(1)), bodies)
-            found.append((m.group(1), "static", names))
-        found += [(m.group(1), "static", None) for m in _REQUIRE.finditer(text)]
-        for spec, kind, names in found:
+            # component bindings (JSX names are capitalised) and the guards of their renders
+            binds = [(exp, loc, conditional_guards(text, m.end(), loc))
+                     for exp, loc in (_bindings(clause.group(1)) if clause and is_import else [])
+                     if loc[:1].isupper()]
+            found.append((m.group(1), "static", names, binds))
+        found += [(m.group(1), "static", None, []) for m in _REQUIRE.finditer(text)]
+        for spec, kind, names, binds in found:
             target = resolve_from(path, spec)
             if target is None or target == src_node:
                 continue
-            targets = {target}
+            by_target: dict[str, list[str]] = {target: list(names or ())}
             if names and target in code and not package_of(target):
-                targets = {_provider(target, n, code, resolve_from) for n in names}
-            for t in targets:
-                if t != src_node:
-                    edges.setdefault((src_node, t, kind), spec)
-                    if kind == "static" and handlers.get(spec) and package_of(t + "/x"):
-                        only[(src_node, t)] = handlers[spec]
-    return [Import(a, b, k, s, only.get((a, b), ()) if k == "static" else ())
-            for (a, b, k), s in sorted(edges.items())]
+                by_target = defaultdict(list)
+                for n in names:
+                    by_target[_provider(target, n, code, resolve_from)].append(n)
+            for t, t_names in by_target.items():
+                if t == src_node:
+                    continue
+                edges.setdefault((src_node, t, kind), spec)
+                if kind == "static" and handlers.get(spec) and package_of(t + "/x"):
+                    only[(src_node, t)] = handlers[spec]
+                if kind == "static" and not package_of(t):
+                    mine = [b for b in binds if b[0] in t_names]
+                    ok = bool(mine) and len(mine) == len(t_names) and all(g for _, _, g in mine)
+                    prev = cond.get((src_node, t), ((), mine[0][:2] if mine else ("", "")))
+                    cond[(src_node, t)] = ((tuple(dict.fromkeys(prev[0] + tuple(x for b in mine for x in b[2]))),
+                                            prev[1]) if ok and prev is not None else None)
+    out = []
+    for (a, b, k), s in sorted(edges.items()):
+        c = cond.get((a, b)) if k == "static" else None
+        out.append(Import(a, b, k, s, only.get((a, b), ()) if k == "static" else (),
+                          c[0] if c else (), c[1] if c else ()))
+    return out
 
 
 def find_routes(sources: dict[str, str], modules: Iterable[str],

@@ -282,17 +282,26 @@ class Import:
     # a static import whose bindings are used only inside these event handlers (`handleExport`,
     # `onClick={…}`): the import could be an `await import()` there (imports.handler_only)
     handlers: tuple[str, ...] = ()
+    # a static import of an app component every JSX use of which in the importer is a conditional render
+    # (`open && <X/>`, `c ? <X/> : …`, `if (c) return <X/>`): the guard expressions, e.g. ("open",)
+    # (imports.conditional_guards); `binding` is (exported name, local name), e.g. ("default", "X")
+    conditional: tuple[str, ...] = ()
+    binding: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = {"importer": self.importer, "imported": self.imported, "kind": self.kind,
              "specifier": self.specifier}
         if self.handlers:
             d["handlers"] = list(self.handlers)
+        if self.conditional:
+            d["conditional"] = list(self.conditional)
+            d["binding"] = list(self.binding)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Import:
-        return cls(d["importer"], d["imported"], d["kind"], d.get("specifier", ""), tuple(d.get("handlers", ())))
+        return cls(d["importer"], d["imported"], d["kind"], d.get("specifier", ""), tuple(d.get("handlers", ())),
+                   tuple(d.get("conditional", ())), tuple(d.get("binding", ())))
 
 
 @dataclass(frozen=True)

@@ -854,6 +854,100 @@ def _handler_findings(bundle: Bundle, settings: Settings) -> list[Finding]:
     return out
 
 
+MEASURE_WORDS = {"sourcemap": "minified bytes attributed through the source maps",
+                 "stats": "the bundler's module sizes before minification (over-counts)"}
+
+
+def _lazy_component_snippet(imp, spec: str) -> str:
+    """The React.lazy + Suspense change at one render site `imp` (an Import with `conditional` guards and
+    `binding` (exported, local)); `spec` is the specifier to import() (the module itself, not a barrel)."""
+    exported, local = (tuple(imp.binding) + ("", ""))[:2]
+    local = local or "Component"
+    loader = (f"import(\"{spec}\")" if exported in ("default", "") else
+              f"import(\"{spec}\").then((m) => ({{ default: m.{exported} }}))")
+    guard = imp.conditional[0]
+    render = (f"\n {{{guard} && (\n+  <Suspense fallback={{null}}>\n     <{local} … />\n+  </Suspense>\n )}}"
+              if not guard.startswith("!(") else
+              f"\n // where it renders (when {guard}):\n+<Suspense fallback={{null}}>\n   <{local} … />\n+</Suspense>")
+    return (f"// {imp.importer}\n-import … {local} … from \"{imp.specifier}\";\n"
+            f"+import {{ lazy, Suspense }} from \"react\";\n+const {local} = lazy(() => {loader});\n …" + render)
+
+
+def _lazy_spec(imp, comp: str) -> str:
+    """The specifier for import()ing `comp` from `imp.importer`: the one written, or, when it named a barrel,
+    the module's own path relative to the importer (a barrel would keep everything it re-exports)."""
+    stem = comp.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    if imp.specifier.rstrip("/").endswith(stem):
+        return imp.specifier
+    rel = posixpath.relpath(comp.rsplit(".", 1)[0], posixpath.dirname(imp.importer))
+    return rel if rel.startswith(".") else "./" + rel
+
+
+def _conditional_findings(bundle: Bundle, settings: Settings, reported: set[str]) -> list[Finding]:
+    """FE011's third case: an app component imported statically whose every JSX use is a conditional render
+    (Import.conditional: `open && <ImportDialog/>`, a ternary, `if (c) return <X/>`), on a route everyone
+    visits, that brings modules nothing else in the initial load needs. React.lazy at the render site(s)
+    takes them out of the initial load. `reported`: components the route case already advised (skipped).
+    Same threshold as the other cases: min_split_saving_gzip_bytes."""
+    min_saving = _t(settings, "min_split_saving_gzip_bytes", MIN_SPLIT_SAVING_GZIP_BYTES)
+    init_bytes = graph.node_bytes(bundle, initial_only=True)
+    edges = graph.static_edges(bundle)
+    starts = graph.roots(bundle)
+    everything = graph.reach(starts, edges) & set(init_bytes)
+    routes = {r.component for r in bundle.routes}  # FE002's business
+    gz_total, _ = initial_gzip(bundle)
+    into: dict[str, list] = defaultdict(list)
+    for i in bundle.imports:
+        if i.kind == "static" and not graph.is_package(i.imported):
+            into[i.imported].append(i)
+    out = []
+    for comp, imps in sorted(into.items()):
+        if comp in reported or comp in starts or comp in routes or comp not in everything:
+            continue
+        if not all(i.conditional for i in imps):
+            continue  # rendered unconditionally somewhere, or used other than as a JSX element
+        sites = {i.importer for i in imps}
+        without = {k: [x for x in v if not (x == comp and k in sites)] for k, v in edges.items()}
+        stays = graph.reach(starts, without)
+        leaving = sorted((graph.reach([comp], edges) & set(init_bytes)) - stays, key=lambda n: -init_bytes.get(n, 0))
+        raw = sum(init_bytes.get(n, 0) for n in leaving)
+        gz, basis = _gzip_est(bundle, raw)
+        if gz < min_saving:
+            continue
+        pkgs = [n.rsplit("node_modules/", 1)[-1] for n in leaving if graph.is_package(n)]
+        measures = sorted({m.measure for m in bundle.modules if node_of(m.path) in set(leaving)})
+        how = "; ".join(MEASURE_WORDS.get(m, m) for m in measures)
+        where = "; ".join(f"{i.importer} when {' / '.join(i.conditional)}" for i in sorted(imps, key=lambda x: x.importer))
+        what = ", ".join(pkgs[:4]) + (" …" if len(pkgs) > 4 else "") if pkgs else "its own code"
+        out.append(Finding(
+            rule="FE011", name="on-demand-package", area=AREA,
+            severity="high" if gz >= HIGH_SAVING_GZIP_BYTES else "medium", confidence="estimated",
+            title=f"{comp} renders only conditionally ({where}) but loads {what} up front: load it with "
+                  f"React.lazy (~{fmt_bytes(gz)} gzip out of the initial load)",
+            detail=(f"Every JSX use of {comp} is a conditional render ({where}; a lexical scan of the source), "
+                    f"yet its static import puts it and {what} in the initial load of every visit. With "
+                    f"React.lazy and a Suspense boundary at the render site it downloads when first rendered: "
+                    f"{raw:,} bytes ({how}; ~{gz:,} gzip, from {basis}) leave the initial load: "
+                    f"{', '.join(leaving[:5])}{' …' if len(leaving) > 5 else ''}. Estimate: modules still "
+                    "reachable from the entry without this component stay."),
+            key=f"conditional:{comp}",
+            evidence={"component": comp, "packages": pkgs,
+                      "render_sites": [{"module": i.importer, "guards": list(i.conditional),
+                                        "binding": list(i.binding)} for i in sorted(imps, key=lambda x: x.importer)],
+                      "leaves_initial_load": [{"module": n, "minified_bytes": init_bytes.get(n, 0)}
+                                              for n in leaving[:15]],
+                      "estimated_saving_bytes": raw, "estimated_saving_gzip_bytes": gz,
+                      "measured_as": how, "gzip_basis": basis},
+            impact={"metric": "initial_js_gzip_bytes", "before": gz_total, "after": max(0, gz_total - gz)},
+            action={"kind": "code_change", "file": sorted(sites)[0],
+                    "snippet": "\n\n".join(_lazy_component_snippet(i, _lazy_spec(i, comp))
+                                           for i in sorted(imps, key=lambda x: x.importer))},
+            references=("https://react.dev/reference/react/lazy",
+                        "https://react.dev/learn/conditional-rendering"),
+        ))
+    return out
+
+
 def fe011_on_demand_package(bundle: Bundle, settings: Settings) -> list[Finding]:
     """FE011 on-demand-package: a package in the initial load that app code reaches only through some
     routes (e.g. a chart library used by one page's component): the component that imports it is advised to
@@ -936,7 +1030,8 @@ def fe011_on_demand_package(bundle: Bundle, settings: Settings) -> list[Finding]
                     "snippet": advice.lazy_route(parent, spec, comp) + barrel_snippet},
             references=("https://react.dev/reference/react/lazy",),
         ))
-    return out + _handler_findings(bundle, settings)
+    return (out + _conditional_findings(bundle, settings, {f.evidence["component"] for f in out})
+            + _handler_findings(bundle, settings))
 
 
 # TypeScript `module` values that emit CommonJS: import() becomes require(), imports become require()
