@@ -758,6 +758,19 @@ def _no_inline_map_snippet(bundler: dict[str, Any]) -> str:
     return "// build with external (or hidden) source maps instead of inline data: URLs"
 
 
+def _leaving_initial(bundle: Bundle, edges: dict[str, list[str]], starts, init_bytes: dict[str, int],
+                     target: str, importers: set[str]) -> tuple[list[str], int, int, str]:
+    """What leaves the initial load when `importers` import `target` dynamically instead of statically: the
+    initial modules reachable from `target` and no longer from the entry `starts` (largest first), their
+    minified bytes, and the gzip estimate with its basis (_gzip_est)."""
+    without = {k: [x for x in v if not (x == target and k in importers)] for k, v in edges.items()}
+    stays = graph.reach(starts, without)
+    leaving = sorted((graph.reach([target], edges) & set(init_bytes)) - stays, key=lambda n: -init_bytes.get(n, 0))
+    raw = sum(init_bytes.get(n, 0) for n in leaving)
+    gz, basis = _gzip_est(bundle, raw)
+    return leaving, raw, gz, basis
+
+
 def fe010_inline_source_map(bundle: Bundle, settings: Settings) -> list[Finding]:
     """FE010 inline-source-map: production JS/CSS files that carry their source map inline (a
     `sourceMappingURL=data:` comment), so every user downloads the map with the code. Every other size
@@ -819,12 +832,8 @@ def _handler_findings(bundle: Bundle, settings: Settings) -> list[Finding]:
         if any(not graph.is_package(i.importer) for i in others):
             continue  # other app code needs it statically too
         edges = graph.static_edges(bundle)
-        without = {k: [x for x in v if not (k == imp.importer and x == imp.imported)] for k, v in edges.items()}
-        stays = graph.reach(starts, without)
-        leaving = sorted((graph.reach([imp.imported], edges) & set(init_bytes)) - stays,
-                         key=lambda n: -init_bytes.get(n, 0))
-        raw = sum(init_bytes.get(n, 0) for n in leaving)
-        gz, basis = _gzip_est(bundle, raw)
+        leaving, raw, gz, basis = _leaving_initial(bundle, edges, starts, init_bytes, imp.imported,
+                                                   {imp.importer})
         if gz < min_saving:
             continue
         pkg = imp.imported.rsplit("node_modules/", 1)[-1]
@@ -907,11 +916,7 @@ def _conditional_findings(bundle: Bundle, settings: Settings, reported: set[str]
         if not all(i.conditional for i in imps):
             continue  # rendered unconditionally somewhere, or used other than as a JSX element
         sites = {i.importer for i in imps}
-        without = {k: [x for x in v if not (x == comp and k in sites)] for k, v in edges.items()}
-        stays = graph.reach(starts, without)
-        leaving = sorted((graph.reach([comp], edges) & set(init_bytes)) - stays, key=lambda n: -init_bytes.get(n, 0))
-        raw = sum(init_bytes.get(n, 0) for n in leaving)
-        gz, basis = _gzip_est(bundle, raw)
+        leaving, raw, gz, basis = _leaving_initial(bundle, edges, starts, init_bytes, comp, sites)
         if gz < min_saving:
             continue
         pkgs = [n.rsplit("node_modules/", 1)[-1] for n in leaving if graph.is_package(n)]
