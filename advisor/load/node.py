@@ -94,14 +94,30 @@ class _LagProbe:
         return mean, peak
 
 
+#: The shortest interval (s) a CPU share is measured over: psutil.Process.cpu_percent(None) compares with its
+#: previous call, and over a few ms one scheduler tick reads as hundreds of percent (a final report 2 ms after
+#: the last gave 418% on 2 cores, failing LOAD001). psutil's docs ask for at least 0.1 s between calls.
+MIN_CPU_INTERVAL_S = 0.5
+
+
 class _ProcessMeter:
+    """This process's CPU share (% of one core) since the previous sample, and its RSS (bytes)."""
+
     def __init__(self) -> None:
         import psutil
         self.proc = psutil.Process()
         self.proc.cpu_percent(None)
+        self._since = time.monotonic()
 
     def take(self) -> dict[str, Any]:
-        return {"at": round(time.time(), 3), "cpu_percent": round(self.proc.cpu_percent(None), 1),
+        """{"at", "cpu_percent", "rss_bytes", "host", "pid"}; cpu_percent is None when the previous sample is
+        less than MIN_CPU_INTERVAL_S ago (the interval keeps running to the next sample)."""
+        now = time.monotonic()
+        cpu = None
+        if now - self._since >= MIN_CPU_INTERVAL_S:
+            cpu = round(self.proc.cpu_percent(None), 1)
+            self._since = now
+        return {"at": round(time.time(), 3), "cpu_percent": cpu,
                 "rss_bytes": int(self.proc.memory_info().rss), "host": socket.gethostname(), "pid": os.getpid()}
 
 

@@ -210,3 +210,21 @@ def test_finalize_does_not_depend_on_the_order_of_worker_messages(tmp_path):
         assert facts["results"]["requests_by_worker"] == {"worker-1": 600, "worker-2": 600}
         assert facts["results"]["whole_run"]["overall"]["requests"] == 1200
     assert results[0] == results[1]
+
+
+def test_process_cpu_is_not_measured_over_a_few_milliseconds():
+    """A generator's CPU share sampled ms after the previous sample is None, not a scheduler tick read as
+    hundreds of percent (seen in CI: 418% on 2 cores, which failed LOAD001); after MIN_CPU_INTERVAL_S of real
+    work the share is measured, and it is at most what the cores allow."""
+    import os
+    import time
+
+    from advisor.load.node import MIN_CPU_INTERVAL_S, _ProcessMeter
+    meter = _ProcessMeter()
+    end = time.monotonic() + MIN_CPU_INTERVAL_S + 0.1
+    while time.monotonic() < end:  # busy: the share is real work
+        sum(range(1000))
+    first = meter.take()
+    second = meter.take()
+    assert first["cpu_percent"] is not None and 0 < first["cpu_percent"] <= 100 * (os.cpu_count() or 1) + 5
+    assert second["cpu_percent"] is None and second["rss_bytes"] > 0
