@@ -238,10 +238,9 @@ def fe002_lazy_route(bundle: Bundle, settings: Settings) -> list[Finding]:
             key=comp,
             evidence={"route": r.path, "component": comp, "detected_by": r.how, "import_chain": ch,
                       "route_group": group,
-                      "leaves_initial_load": [{"module": n, "minified_bytes": init_bytes.get(n, 0)}
-                                              for n in leaving[:15]],
+                      "leaves_initial_load": _leaves(leaving, init_bytes),
                       "estimated_saving_bytes": raw, "estimated_saving_gzip_bytes": gz},
-            impact={"metric": "initial_js_gzip_bytes", "before": gz_total, "after": max(0, gz_total - gz)},
+            impact=_initial_js_cut(gz_total, gz),
             action={"kind": "code_change", "file": importer,
                     "snippet": advice.lazy_route(importer, spec, comp)},
             references=("https://react.dev/reference/react/lazy",),
@@ -686,7 +685,7 @@ def fe009_context_module(bundle: Bundle, settings: Settings) -> list[Finding]:
                       "required_by": issuers, "files": len(elements), "minified_bytes": size,
                       "minified_measured": exact, "bytes_before_minification": pre, "initial": in_initial,
                       "estimated_gzip_bytes": gz, "examples": sorted(elements)[:5]},
-            impact=({"metric": "initial_js_gzip_bytes", "before": gz_total, "after": max(0, gz_total - gz)}
+            impact=(_initial_js_cut(gz_total, gz)
                     if in_initial else None),
             action={"kind": "config", "file": cfg,
                     "snippet": (f"// {cfg}\nconst webpack = require(\"webpack\");\nmodule.exports = {{\n"
@@ -758,6 +757,16 @@ def _no_inline_map_snippet(bundler: dict[str, Any]) -> str:
     return "// build with external (or hidden) source maps instead of inline data: URLs"
 
 
+def _initial_js_cut(gz_total: int, gz: int) -> dict[str, Any]:
+    """The impact of taking `gz` gzip bytes out of an initial load of `gz_total` gzip bytes."""
+    return {"metric": "initial_js_gzip_bytes", "before": gz_total, "after": max(0, gz_total - gz)}
+
+
+def _leaves(leaving: list[str], init_bytes: dict[str, int]) -> list[dict[str, Any]]:
+    """evidence.leaves_initial_load: the 15 largest modules leaving the initial load, with minified bytes."""
+    return [{"module": n, "minified_bytes": init_bytes.get(n, 0)} for n in leaving[:15]]
+
+
 def _leaving_initial(bundle: Bundle, edges: dict[str, list[str]], starts, init_bytes: dict[str, int],
                      target: str, importers: set[str]) -> tuple[list[str], int, int, str]:
     """What leaves the initial load when `importers` import `target` dynamically instead of statically: the
@@ -823,6 +832,7 @@ def _handler_findings(bundle: Bundle, settings: Settings) -> list[Finding]:
     init_bytes = graph.node_bytes(bundle, initial_only=True)
     starts = graph.roots(bundle)
     gz_total, _ = initial_gzip(bundle)
+    edges = graph.static_edges(bundle)
     out = []
     for imp in bundle.imports:
         if not imp.handlers or imp.imported not in init_bytes:
@@ -831,7 +841,6 @@ def _handler_findings(bundle: Bundle, settings: Settings) -> list[Finding]:
                   and i.importer != imp.importer and not i.handlers]
         if any(not graph.is_package(i.importer) for i in others):
             continue  # other app code needs it statically too
-        edges = graph.static_edges(bundle)
         leaving, raw, gz, basis = _leaving_initial(bundle, edges, starts, init_bytes, imp.imported,
                                                    {imp.importer})
         if gz < min_saving:
@@ -849,10 +858,9 @@ def _handler_findings(bundle: Bundle, settings: Settings) -> list[Finding]:
                     "the handler fetches it on first use instead."),
             key=f"handler:{imp.importer}:{imp.imported}",
             evidence={"module": imp.importer, "package": pkg, "handlers": list(imp.handlers),
-                      "leaves_initial_load": [{"module": n, "minified_bytes": init_bytes.get(n, 0)}
-                                              for n in leaving[:15]],
+                      "leaves_initial_load": _leaves(leaving, init_bytes),
                       "estimated_saving_bytes": raw, "estimated_saving_gzip_bytes": gz},
-            impact={"metric": "initial_js_gzip_bytes", "before": gz_total, "after": max(0, gz_total - gz)},
+            impact=_initial_js_cut(gz_total, gz),
             action={"kind": "code_change", "file": imp.importer,
                     "snippet": (f"// {imp.importer}\n-import … from \"{imp.specifier}\";\n"
                                 + _handler_head(imp.handlers[0])
@@ -939,11 +947,10 @@ def _conditional_findings(bundle: Bundle, settings: Settings, reported: set[str]
             evidence={"component": comp, "packages": pkgs,
                       "render_sites": [{"module": i.importer, "guards": list(i.conditional),
                                         "binding": list(i.binding)} for i in sorted(imps, key=lambda x: x.importer)],
-                      "leaves_initial_load": [{"module": n, "minified_bytes": init_bytes.get(n, 0)}
-                                              for n in leaving[:15]],
+                      "leaves_initial_load": _leaves(leaving, init_bytes),
                       "estimated_saving_bytes": raw, "estimated_saving_gzip_bytes": gz,
                       "measured_as": how, "gzip_basis": basis},
-            impact={"metric": "initial_js_gzip_bytes", "before": gz_total, "after": max(0, gz_total - gz)},
+            impact=_initial_js_cut(gz_total, gz),
             action={"kind": "code_change", "file": sorted(sites)[0],
                     "snippet": "\n\n".join(_lazy_component_snippet(i, _lazy_spec(i, comp))
                                            for i in sorted(imps, key=lambda x: x.importer))},
@@ -1026,11 +1033,10 @@ def fe011_on_demand_package(bundle: Bundle, settings: Settings) -> list[Finding]
             key=comp,
             evidence={"component": comp, "packages": [p.rsplit("node_modules/", 1)[-1] for p in heavy],
                       "needed_by_routes": needed_by, "import_at": parent, "import_chain": ch,
-                      "leaves_initial_load": [{"module": n, "minified_bytes": init_bytes.get(n, 0)}
-                                              for n in leaving[:15]],
+                      "leaves_initial_load": _leaves(leaving, init_bytes),
                       "estimated_saving_bytes": raw, "estimated_saving_gzip_bytes": gz,
                       "barrel_importers": barrel_users},
-            impact={"metric": "initial_js_gzip_bytes", "before": gz_total, "after": max(0, gz_total - gz)},
+            impact=_initial_js_cut(gz_total, gz),
             action={"kind": "code_change", "file": parent,
                     "snippet": advice.lazy_route(parent, spec, comp) + barrel_snippet},
             references=("https://react.dev/reference/react/lazy",),
@@ -1086,7 +1092,7 @@ def fe012_ts_commonjs(bundle: Bundle, settings: Settings) -> list[Finding]:
                   "dynamic_imports_in_initial_load": dyn_targets,
                   "stuck_in_initial_load": [{"module": n, "minified_bytes": init_bytes.get(n, 0)} for n in stuck[:15]],
                   "estimated_saving_bytes": raw, "estimated_saving_gzip_bytes": gz},
-        impact=({"metric": "initial_js_gzip_bytes", "before": gz_total, "after": max(0, gz_total - gz)}
+        impact=(_initial_js_cut(gz_total, gz)
                 if raw else None),
         action={"kind": "config", "file": tsconfig,
                 "snippet": (f"// {tsconfig}\n\"compilerOptions\": {{\n-  \"module\": \"{ts_mod or 'commonjs'}\",\n"
